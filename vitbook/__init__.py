@@ -1,0 +1,47 @@
+"""vitbook: the helper package of the "Pixels to Tokens" book.
+
+Modules follow the book: ``patches`` (cutting images up), ``images`` (the photos),
+``embedding`` (the patch projection), ``position`` (position tables), ``model`` (the encoder
+and the ViT), ``plots`` and ``widgets`` (figures and explorers).
+"""
+
+from . import plots, widgets
+from .embedding import PatchEmbedding, conv_to_linear, linear_to_conv
+from .images import PHOTOS, center_crop, load_photo, load_raw_photo, resize, to_tensor
+from .model import MLP, POSITION_KINDS, EncoderBlock, MultiHeadSelfAttention, ViT
+from .patches import grid_size, num_patches, patchify, unpatchify
+from .position import (
+    LearnedPositionEmbedding,
+    resize_position_embedding,
+    sincos_1d_position_embedding,
+    sincos_position_embedding,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "plots",
+    "widgets",
+    "EncoderBlock",
+    "LearnedPositionEmbedding",
+    "MLP",
+    "MultiHeadSelfAttention",
+    "PHOTOS",
+    "POSITION_KINDS",
+    "PatchEmbedding",
+    "ViT",
+    "center_crop",
+    "conv_to_linear",
+    "grid_size",
+    "linear_to_conv",
+    "load_photo",
+    "load_raw_photo",
+    "num_patches",
+    "patchify",
+    "resize",
+    "resize_position_embedding",
+    "sincos_1d_position_embedding",
+    "sincos_position_embedding",
+    "to_tensor",
+    "unpatchify",
+]

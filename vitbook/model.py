@@ -1,0 +1,149 @@
+"""The transformer encoder and the whole Vision Transformer, built from the book's pieces."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .embedding import PatchEmbedding
+from .patches import grid_size as _grid_size
+from .position import sincos_1d_position_embedding, sincos_position_embedding
+
+__all__ = ["MLP", "EncoderBlock", "MultiHeadSelfAttention", "ViT", "POSITION_KINDS"]
+
+#: The kinds of position embedding ``ViT`` can be built with.
+POSITION_KINDS = ("learned", "sincos1d", "sincos2d", "none")
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``, scores ``q·k / sqrt(D/heads)``."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}; choose heads that divide dim")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)  # W_Q, W_K, W_V stacked
+        self.proj = nn.Linear(dim, dim)
+
+    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(B, N, D)`` -> q, k, v, each ``(B, heads, N, D/heads)``."""
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)  # (B, N, 3, h, D/h)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, N, D/h)
+        return q, k, v
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The softmax attention matrix of every head: ``(B, heads, N, N)``."""
+        q, k, _ = self.split_heads(x)
+        scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, N, N)
+        return scores.softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.split_heads(x)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, N, D/h)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, N, D)
+
+
+class MLP(nn.Module):
+    """The block's feed-forward part: ``(B, N, D)`` -> ``(B, N, mlp_dim)`` -> GELU -> ``(B, N, D)``."""
+
+    def __init__(self, dim: int, mlp_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, mlp_dim)
+        self.fc2 = nn.Linear(mlp_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class EncoderBlock(nn.Module):
+    """A pre-norm transformer block: ``x + MSA(LN(x))``, then ``x + MLP(LN(x))``; ``(B, N, D)`` -> ``(B, N, D)``."""
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MultiHeadSelfAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, mlp_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))  # the residual needs f(x) to have x's shape (B, N, D)
+        return x + self.mlp(self.norm2(x))
+
+
+class ViT(nn.Module):
+    """A Vision Transformer: ``(B, channels, S, S)`` images in [0, 1] -> ``(B, num_classes)`` logits.
+
+    Patch embedding -> class token (token 0) -> position table ``pos_embed`` ``(1, 1 + N, dim)``
+    -> ``depth`` encoder blocks -> LayerNorm -> linear head on the class token (or the mean
+    of the patch tokens with ``pool="mean"``). ``embedding`` swaps in another patch embedding
+    that maps images to ``(B, N, dim)`` on the same grid.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 224,
+        patch_size: int = 16,
+        num_classes: int = 1000,
+        dim: int = 128,
+        depth: int = 6,
+        heads: int = 4,
+        mlp_dim: int = 256,
+        channels: int = 3,
+        position: str = "learned",
+        pool: str = "cls",
+        mean: float | tuple[float, ...] = 0.5,
+        std: float | tuple[float, ...] = 0.5,
+        embedding: nn.Module | None = None,
+    ):
+        super().__init__()
+        if position not in POSITION_KINDS:
+            raise ValueError(f"position must be one of {POSITION_KINDS}, got {position!r}")
+        if pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
+        self.image_size, self.patch_size, self.channels = image_size, patch_size, channels
+        self.position, self.pool = position, pool
+        self.grid_size = _grid_size(image_size, patch_size)
+        num_patches = self.grid_size[0] * self.grid_size[1]
+        self.num_patches = num_patches
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.patch_embed = embedding if embedding is not None else PatchEmbedding(patch_size, channels, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        if position == "learned":
+            self.pos_embed = nn.Parameter(torch.randn(1, 1 + num_patches, dim) * 0.02)
+        else:
+            table = torch.zeros(1 + num_patches, dim)  # the class token gets no position
+            if position == "sincos2d":
+                table[1:] = sincos_position_embedding(self.grid_size, dim)
+            elif position == "sincos1d":
+                table[1:] = sincos_1d_position_embedding(num_patches, dim)
+            self.register_buffer("pos_embed", table[None])
+        self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_dim) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token, then the patches)."""
+        if images.ndim != 4 or images.shape[1:] != (self.channels, self.image_size, self.image_size):
+            raise ValueError(
+                f"expected images of shape (B, {self.channels}, {self.image_size}, {self.image_size}), "
+                f"got {tuple(images.shape)}"
+            )
+        x = self.patch_embed((images - self.mean) / self.std)  # (B, N, D)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+        return torch.cat([cls, x], dim=1) + self.pos_embed  # (B, 1+N, D)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The pooled, normalised representation: ``(B, dim)``."""
+        x = self.tokens(images)
+        for block in self.blocks:
+            x = block(x)
+        x = self.norm(x)
+        return x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))

@@ -1,0 +1,101 @@
+"""Cutting images into patches and putting them back together.
+
+The book's convention, the ViT paper's: an image ``(B, C, H, W)`` becomes a sequence of
+``N = (H/P)·(W/P)`` patches in raster order (left to right, then top to bottom), and each
+``(P, P, C)`` patch is flattened row by row in **channels-last** order, so the first ``C``
+values of a patch vector are the colour of its top-left pixel.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["grid_size", "num_patches", "patchify", "unpatchify"]
+
+
+def _check_patch_size(patch_size: int) -> int:
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int):
+        raise TypeError(f"patch_size must be an int, got {type(patch_size).__name__} {patch_size!r}")
+    if patch_size <= 0:
+        raise ValueError(f"patch_size must be a positive int, got {patch_size}")
+    return patch_size
+
+
+def _pair(size: int | tuple[int, int], name: str) -> tuple[int, int]:
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size, size
+    if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) for s in size):
+        return int(size[0]), int(size[1])
+    raise TypeError(f"{name} must be an int or a pair (height, width) of ints, got {size!r}")
+
+
+def grid_size(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
+    """The patch grid ``(H/P, W/P)`` of an image of ``image_size`` = ``(H, W)`` (or ``H`` = ``W``)."""
+    height, width = _pair(image_size, "image_size")
+    p = _check_patch_size(patch_size)
+    for name, side in (("height", height), ("width", width)):
+        if side % p:
+            lower, upper = side - side % p, side - side % p + p
+            raise ValueError(
+                f"image {name} {side} is not a multiple of patch size {p}; "
+                f"crop to {lower}, pad to {upper}, or resize to a multiple of {p}"
+            )
+    return height // p, width // p
+
+
+def num_patches(image_size: int | tuple[int, int], patch_size: int) -> int:
+    """The number of patches ``N = (H/P)·(W/P)``."""
+    rows, cols = grid_size(image_size, patch_size)
+    return rows * cols
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images into flattened patches: ``(B, C, H, W)`` -> ``(B, N, P*P*C)``.
+
+    Patches come in raster order; inside a patch the values are channels-last, row by row.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
+    if images.ndim != 4:
+        hint = (
+            " (a single image? add the batch axis with images[None] or images.unsqueeze(0))"
+            if images.ndim == 3
+            else ""
+        )
+        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}{hint}")
+    b, c, h, w = images.shape
+    rows, cols = grid_size((h, w), patch_size)
+    p = patch_size
+    x = images.reshape(b, c, rows, p, cols, p)  # (B, C, H/P, P, W/P, P)
+    x = x.permute(0, 2, 4, 3, 5, 1)  # (B, H/P, W/P, P, P, C)
+    return x.reshape(b, rows * cols, p * p * c)  # (B, N, P*P*C)
+
+
+def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[int, int]) -> torch.Tensor:
+    """Put flattened patches back into images: ``(B, N, P*P*C)`` -> ``(B, C, H, W)``.
+
+    The exact inverse of :func:`patchify`; ``image_size`` is ``(H, W)`` (or ``H`` = ``W``).
+    """
+    if not isinstance(patches, torch.Tensor):
+        raise TypeError(
+            f"patches must be a torch.Tensor of shape (B, N, P*P*C), got {type(patches).__name__}"
+        )
+    if patches.ndim != 3:
+        raise ValueError(f"patches must have shape (B, N, P*P*C), got {tuple(patches.shape)}")
+    rows, cols = grid_size(image_size, patch_size)
+    b, n, length = patches.shape
+    p = patch_size
+    if n != rows * cols:
+        raise ValueError(
+            f"got {n} patches, but a {rows * p}x{cols * p} image with patch size {p} "
+            f"has {rows}x{cols} = {rows * cols}; check image_size and patch_size"
+        )
+    if length % (p * p):
+        raise ValueError(
+            f"patch vectors of length {length} do not divide into {p}x{p} = {p * p} pixels "
+            f"of whole channels; check patch_size (got {p})"
+        )
+    c = length // (p * p)
+    x = patches.reshape(b, rows, cols, p, p, c)  # (B, H/P, W/P, P, P, C)
+    x = x.permute(0, 5, 1, 3, 2, 4)  # (B, C, H/P, P, W/P, P)
+    return x.reshape(b, c, rows * p, cols * p)  # (B, C, H, W)
