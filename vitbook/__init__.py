@@ -16,6 +16,7 @@ from .position import (
     sincos_1d_position_embedding,
     sincos_position_embedding,
 )
+from .train import TrainConfig, accuracy, default_device, train_classifier
 
 __version__ = "0.1.0"
 
@@ -43,5 +44,9 @@ __all__ = [
     "sincos_1d_position_embedding",
     "sincos_position_embedding",
     "to_tensor",
+    "TrainConfig",
+    "accuracy",
+    "default_device",
+    "train_classifier",
     "unpatchify",
 ]
