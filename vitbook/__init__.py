@@ -6,6 +6,7 @@ and the ViT), ``plots`` and ``widgets`` (figures and explorers).
 """
 
 from . import plots, widgets
+from .data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .embedding import PatchEmbedding, conv_to_linear, linear_to_conv
 from .images import PHOTOS, center_crop, load_photo, load_raw_photo, resize, to_tensor
 from .model import MLP, POSITION_KINDS, EncoderBlock, MultiHeadSelfAttention, ViT
@@ -24,6 +25,7 @@ __all__ = [
     "plots",
     "widgets",
     "EncoderBlock",
+    "FASHION_MNIST_CLASSES",
     "LearnedPositionEmbedding",
     "MLP",
     "MultiHeadSelfAttention",
@@ -34,6 +36,7 @@ __all__ = [
     "center_crop",
     "conv_to_linear",
     "grid_size",
+    "load_fashion_mnist",
     "linear_to_conv",
     "load_photo",
     "load_raw_photo",
