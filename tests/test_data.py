@@ -15,7 +15,9 @@ from vitbook import data
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """An idx file: magic (0, 0, 8 = uint8, ndim), the sizes big-endian, then the bytes."""
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(s).to_bytes(4, "big") for s in array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -25,9 +27,19 @@ def fake(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (3, 28, 28)), np.array([0, 9, 4])
     blobs = {"fake-images": idx_bytes(images), "fake-labels": idx_bytes(labels)}
-    spec = {name: (name, hashlib.sha256(blob).hexdigest()) for name, blob in blobs.items()}
+    spec = {
+        name: (name, hashlib.sha256(blob).hexdigest()) for name, blob in blobs.items()
+    }
     monkeypatch.setattr(
-        data, "FILES", {"test": {"images": spec["fake-images"], "labels": spec["fake-labels"], "count": 3}}
+        data,
+        "FILES",
+        {
+            "test": {
+                "images": spec["fake-images"],
+                "labels": spec["fake-labels"],
+                "count": 3,
+            }
+        },
     )
     monkeypatch.setattr(data, "SYSTEM_DIR", tmp_path / "system")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -47,13 +59,27 @@ def fake(tmp_path, monkeypatch):
             else:
                 (directory / name).write_bytes(blob)
 
-    return {"images": images, "labels": labels, "blobs": blobs, "write": write, "tmp": tmp_path}
+    return {
+        "images": images,
+        "labels": labels,
+        "blobs": blobs,
+        "write": write,
+        "tmp": tmp_path,
+    }
 
 
 def check(result, fake):
     images, labels = result
-    assert images.dtype.is_floating_point is False and tuple(images.shape) == (3, 28, 28)
-    assert np.array_equal(images.numpy(), fake["images"]) and labels.tolist() == [0, 9, 4]
+    assert images.dtype.is_floating_point is False and tuple(images.shape) == (
+        3,
+        28,
+        28,
+    )
+    assert np.array_equal(images.numpy(), fake["images"]) and labels.tolist() == [
+        0,
+        9,
+        4,
+    ]
 
 
 def test_environment_variable_directory_comes_first(fake, monkeypatch):
@@ -84,13 +110,19 @@ def test_download_into_the_cache(fake, monkeypatch):
     monkeypatch.setattr(data.urllib.request, "urlopen", urlopen)
     check(data.load_fashion_mnist("test"), fake)
     assert [u.rsplit("/", 1)[1] for u in asked] == ["fake-images.gz", "fake-labels.gz"]
-    assert (fake["tmp"] / "cache" / "vitbook" / "fashion-mnist" / "fake-images.gz").is_file()
-    check(data.load_fashion_mnist("test"), fake)  # now from the cache: no second download
+    assert (
+        fake["tmp"] / "cache" / "vitbook" / "fashion-mnist" / "fake-images.gz"
+    ).is_file()
+    check(
+        data.load_fashion_mnist("test"), fake
+    )  # now from the cache: no second download
     assert len(asked) == 2
 
 
 def test_a_bad_download_is_an_error_and_is_not_kept(fake, monkeypatch):
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"not the data"))
+    monkeypatch.setattr(
+        data.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"not the data")
+    )
     with pytest.raises(data.ChecksumError, match="expected"):
         data.load_fashion_mnist("test")
     assert list((fake["tmp"] / "cache" / "vitbook" / "fashion-mnist").iterdir()) == []
@@ -107,7 +139,13 @@ def test_nothing_found_lists_every_place(fake, monkeypatch):
     with pytest.raises(data.DataNotFoundError) as error:
         data.load_fashion_mnist("test")
     message = str(error.value)
-    for place in ("nowhere", "system", "cache", "download", "apt-get install dataset-fashion-mnist"):
+    for place in (
+        "nowhere",
+        "system",
+        "cache",
+        "download",
+        "apt-get install dataset-fashion-mnist",
+    ):
         assert place in message
     with pytest.raises(data.DataNotFoundError, match="download=False"):
         data.load_fashion_mnist("test", download=False)
@@ -118,7 +156,10 @@ def test_bad_split():
         data.load_fashion_mnist("valid")
 
 
-@pytest.mark.skipif(data._find("t10k-images-idx3-ubyte") is None, reason="Fashion-MNIST is not installed")
+@pytest.mark.skipif(
+    data._find("t10k-images-idx3-ubyte") is None,
+    reason="Fashion-MNIST is not installed",
+)
 def test_the_real_test_split():
     images, labels = data.load_fashion_mnist("test", download=False)
     assert tuple(images.shape) == (10000, 28, 28) and tuple(labels.shape) == (10000,)

@@ -64,7 +64,12 @@ def test_round_trip_and_unfold_agreement(b, c, p, rows, cols):
     "shape, p, error, words",
     [
         ((3, 224, 224), 16, ValueError, "unsqueeze(0)"),
-        ((1, 3, 225, 225), 16, ValueError, "height 225 is not a multiple of patch size 16"),
+        (
+            (1, 3, 225, 225),
+            16,
+            ValueError,
+            "height 225 is not a multiple of patch size 16",
+        ),
         ((1, 3, 224, 230), 16, ValueError, "width 230"),
         ((1, 3, 224, 224), 0, ValueError, "positive"),
         ((1, 3, 224, 224), -4, ValueError, "positive"),

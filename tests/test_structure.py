@@ -7,16 +7,29 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO_URL_LINE, ROOT, config, load_notebook, toc_entries, toc_notebooks
+from conftest import (
+    REPO_URL_LINE,
+    ROOT,
+    config,
+    load_notebook,
+    toc_entries,
+    toc_notebooks,
+)
 
 NOTEBOOKS = toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
-MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/|site-packages|\.venv|[A-Z]:\\\\)")
+MACHINE_PATH = re.compile(
+    r"(/root/|/tmp/|/work/|/home/|site-packages|\.venv|[A-Z]:\\\\)"
+)
 MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]{6,}")
 
 
 def code_cells(nb: dict) -> list[dict]:
-    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    return [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "".join(c["source"]).strip()
+    ]
 
 
 def test_every_book_notebook_is_in_the_toc_and_every_entry_exists():
@@ -26,8 +39,14 @@ def test_every_book_notebook_is_in_the_toc_and_every_entry_exists():
         for p in (ROOT / "book").rglob("*")
         if p.suffix in (".ipynb", ".md") and ".ipynb_checkpoints" not in p.parts
     }
-    assert on_disk - listed == set(), f"in book/ but not in _toc.yml: {sorted(on_disk - listed)}"
-    missing = [e for e in listed if not any((ROOT / f"{e}{ext}").exists() for ext in (".ipynb", ".md"))]
+    assert on_disk - listed == set(), (
+        f"in book/ but not in _toc.yml: {sorted(on_disk - listed)}"
+    )
+    missing = [
+        e
+        for e in listed
+        if not any((ROOT / f"{e}{ext}").exists() for ext in (".ipynb", ".md"))
+    ]
     assert missing == [], f"_toc.yml lists files that do not exist: {missing}"
     assert len(NOTEBOOKS) >= 3
 
@@ -37,31 +56,49 @@ def test_outputs_are_stored_and_clean(path: Path):
     nb = load_notebook(path)
     cells = code_cells(nb)
     assert any(c.get("outputs") for c in cells), f"{path.name} has no stored outputs"
-    assert "widgets" not in nb["metadata"], f"{path.name} stores widget state; run tools/run_notebooks.py"
+    assert "widgets" not in nb["metadata"], (
+        f"{path.name} stores widget state; run tools/run_notebooks.py"
+    )
     for i, cell in enumerate(cells):
         tags = cell.get("metadata", {}).get("tags", [])
         for out in cell.get("outputs", []):
             if out["output_type"] == "error":
-                assert "raises-exception" in tags, f"{path.name} cell {i} stored an unexpected error"
+                assert "raises-exception" in tags, (
+                    f"{path.name} cell {i} stored an unexpected error"
+                )
             text = json.dumps({k: v for k, v in out.items() if k != "data"})
-            text += json.dumps({k: v for k, v in out.get("data", {}).items() if not k.startswith("image/")})
+            text += json.dumps(
+                {
+                    k: v
+                    for k, v in out.get("data", {}).items()
+                    if not k.startswith("image/")
+                }
+            )
             text = re.sub(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=]+", "", text)
             assert not MACHINE_PATH.search(text), (
                 f"{path.name} cell {i} output shows a machine path: {MACHINE_PATH.search(text).group(0)}"
             )
-            assert not MEMORY_ADDRESS.search(text), f"{path.name} cell {i} output shows a memory address"
+            assert not MEMORY_ADDRESS.search(text), (
+                f"{path.name} cell {i} output shows a memory address"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_first_code_cell_installs_only_vitbook_from_the_configured_repository(path: Path):
+def test_first_code_cell_installs_only_vitbook_from_the_configured_repository(
+    path: Path,
+):
     source = "".join(code_cells(load_notebook(path))[0]["source"])
     match = REPO_URL_LINE.search(source)
-    assert match, f'{path.name}: the first code cell must set REPO_URL = "..." and install vitbook from it'
+    assert match, (
+        f'{path.name}: the first code cell must set REPO_URL = "..." and install vitbook from it'
+    )
     assert match.group(1) == config()["repository"]["url"], (
         f"{path.name} installs from {match.group(1)}, but _config.yml says {config()['repository']['url']}; "
         "run tools/run_notebooks.py to update the install cells"
     )
-    assert 'find_spec("vitbook") is None' in source, "install only when `import vitbook` would fail"
+    assert 'find_spec("vitbook") is None' in source, (
+        "install only when `import vitbook` would fail"
+    )
     installs = re.findall(r"pip\", \"install\"[^\n]*", source)
     assert len(installs) == 1 and "git+{REPO_URL}" in installs[0], (
         f"{path.name} installs something else: {installs}"
@@ -104,11 +141,14 @@ HTML = ROOT / "_build" / "html"
 
 
 @pytest.mark.skipif(
-    not (HTML / "index.html").exists(), reason="the book is not built; run the README's build command"
+    not (HTML / "index.html").exists(),
+    reason="the book is not built; run the README's build command",
 )
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_built_pages_link_colab_to_their_own_notebook(path: Path):
     entry = str(path.relative_to(ROOT).with_suffix(""))
     page = (HTML / f"{entry}.html").read_text()
-    links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page))
+    links = set(
+        re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page)
+    )
     assert links == {colab_link(entry)}, f"{entry}.html links Colab to {links}"

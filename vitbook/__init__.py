@@ -7,7 +7,12 @@ and the ViT), ``plots`` and ``widgets`` (figures and explorers).
 
 from . import plots, widgets
 from .data import FASHION_MNIST_CLASSES, load_fashion_mnist
-from .embedding import PatchEmbedding, conv_to_linear, linear_to_conv
+from .embedding import (
+    PatchEmbedding,
+    conv_to_linear,
+    cosine_similarity_matrix,
+    linear_to_conv,
+)
 from .images import PHOTOS, center_crop, load_photo, load_raw_photo, resize, to_tensor
 from .model import MLP, POSITION_KINDS, EncoderBlock, MultiHeadSelfAttention, ViT
 from .patches import grid_size, num_patches, patchify, unpatchify
@@ -35,6 +40,7 @@ __all__ = [
     "ViT",
     "center_crop",
     "conv_to_linear",
+    "cosine_similarity_matrix",
     "grid_size",
     "load_fashion_mnist",
     "linear_to_conv",

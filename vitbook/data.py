@@ -24,7 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["FASHION_MNIST_CLASSES", "DataNotFoundError", "load_fashion_mnist", "search_paths"]
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "DataNotFoundError",
+    "load_fashion_mnist",
+    "search_paths",
+]
 
 ENV_VAR = "VITBOOK_FASHION_MNIST"
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -137,7 +142,9 @@ def _download(name: str, sha256: str, timeout: float = 30.0) -> Path:
 def _parse_idx(data: bytes, dims: int) -> np.ndarray:
     """An idx file (big-endian header: magic, then ``dims`` sizes) as a uint8 array."""
     header = 4 * (1 + dims)
-    shape = tuple(int.from_bytes(data[4 * (1 + i) : 4 * (2 + i)], "big") for i in range(dims))
+    shape = tuple(
+        int.from_bytes(data[4 * (1 + i) : 4 * (2 + i)], "big") for i in range(dims)
+    )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -161,7 +168,9 @@ def _load_file(name: str, sha256: str, download: bool) -> bytes:
     )
 
 
-def load_fashion_mnist(split: str = "train", download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def load_fashion_mnist(
+    split: str = "train", download: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST ``split`` ("train" or "test"): uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -169,5 +178,7 @@ def load_fashion_mnist(split: str = "train", download: bool = True) -> tuple[tor
     images = _parse_idx(_load_file(*spec["images"], download=download), dims=3)
     labels = _parse_idx(_load_file(*spec["labels"], download=download), dims=1)
     if images.shape != (spec["count"], 28, 28) or labels.shape != (spec["count"],):
-        raise ChecksumError(f"unexpected shapes {images.shape} and {labels.shape} for split {split!r}")
+        raise ChecksumError(
+            f"unexpected shapes {images.shape} and {labels.shape} for split {split!r}"
+        )
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))

@@ -10,7 +10,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["PHOTOS", "center_crop", "load_photo", "load_raw_photo", "resize", "to_tensor"]
+__all__ = [
+    "PHOTOS",
+    "center_crop",
+    "load_photo",
+    "load_raw_photo",
+    "resize",
+    "to_tensor",
+]
 
 #: The photos the book can load, with where each comes from.
 PHOTOS = {
@@ -46,7 +53,9 @@ def center_crop(image: np.ndarray) -> np.ndarray:
 def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize an ``(H, W, C)`` uint8 image to ``size`` = ``(H', W')`` (or a square side) with bicubic filtering."""
     height, width = (size, size) if isinstance(size, int) else size
-    return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
+    return np.array(
+        Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
+    )
 
 
 def load_photo(name: str = "astronaut", size: int = 224) -> np.ndarray:

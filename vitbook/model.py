@@ -22,15 +22,21 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"dim {dim} is not divisible by heads {heads}; choose heads that divide dim")
+            raise ValueError(
+                f"dim {dim} is not divisible by heads {heads}; choose heads that divide dim"
+            )
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)  # W_Q, W_K, W_V stacked
         self.proj = nn.Linear(dim, dim)
 
-    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def split_heads(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, N, D)`` -> q, k, v, each ``(B, heads, N, D/heads)``."""
         b, n, d = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)  # (B, N, 3, h, D/h)
+        qkv = self.qkv(x).reshape(
+            b, n, 3, self.heads, d // self.heads
+        )  # (B, N, 3, h, D/h)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, N, D/h)
         return q, k, v
 
@@ -70,7 +76,9 @@ class EncoderBlock(nn.Module):
         self.mlp = MLP(dim, mlp_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))  # the residual needs f(x) to have x's shape (B, N, D)
+        x = x + self.attn(
+            self.norm1(x)
+        )  # the residual needs f(x) to have x's shape (B, N, D)
         return x + self.mlp(self.norm2(x))
 
 
@@ -101,34 +109,56 @@ class ViT(nn.Module):
     ):
         super().__init__()
         if position not in POSITION_KINDS:
-            raise ValueError(f"position must be one of {POSITION_KINDS}, got {position!r}")
+            raise ValueError(
+                f"position must be one of {POSITION_KINDS}, got {position!r}"
+            )
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
-        self.image_size, self.patch_size, self.channels = image_size, patch_size, channels
+        self.image_size, self.patch_size, self.channels = (
+            image_size,
+            patch_size,
+            channels,
+        )
         self.position, self.pool = position, pool
         self.grid_size = _grid_size(image_size, patch_size)
         num_patches = self.grid_size[0] * self.grid_size[1]
         self.num_patches = num_patches
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
-        self.patch_embed = embedding if embedding is not None else PatchEmbedding(patch_size, channels, dim)
+        self.register_buffer(
+            "mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
+        )
+        self.register_buffer(
+            "std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
+        )
+        self.patch_embed = (
+            embedding
+            if embedding is not None
+            else PatchEmbedding(patch_size, channels, dim)
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         if position == "learned":
             self.pos_embed = nn.Parameter(torch.randn(1, 1 + num_patches, dim) * 0.02)
         else:
-            table = torch.zeros(1 + num_patches, dim)  # the class token gets no position
+            table = torch.zeros(
+                1 + num_patches, dim
+            )  # the class token gets no position
             if position == "sincos2d":
                 table[1:] = sincos_position_embedding(self.grid_size, dim)
             elif position == "sincos1d":
                 table[1:] = sincos_1d_position_embedding(num_patches, dim)
             self.register_buffer("pos_embed", table[None])
-        self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_dim) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            EncoderBlock(dim, heads, mlp_dim) for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token, then the patches)."""
-        if images.ndim != 4 or images.shape[1:] != (self.channels, self.image_size, self.image_size):
+        if images.ndim != 4 or images.shape[1:] != (
+            self.channels,
+            self.image_size,
+            self.image_size,
+        ):
             raise ValueError(
                 f"expected images of shape (B, {self.channels}, {self.image_size}, {self.image_size}), "
                 f"got {tuple(images.shape)}"

@@ -15,7 +15,9 @@ __all__ = ["grid_size", "num_patches", "patchify", "unpatchify"]
 
 def _check_patch_size(patch_size: int) -> int:
     if isinstance(patch_size, bool) or not isinstance(patch_size, int):
-        raise TypeError(f"patch_size must be an int, got {type(patch_size).__name__} {patch_size!r}")
+        raise TypeError(
+            f"patch_size must be an int, got {type(patch_size).__name__} {patch_size!r}"
+        )
     if patch_size <= 0:
         raise ValueError(f"patch_size must be a positive int, got {patch_size}")
     return patch_size
@@ -24,9 +26,15 @@ def _check_patch_size(patch_size: int) -> int:
 def _pair(size: int | tuple[int, int], name: str) -> tuple[int, int]:
     if isinstance(size, int) and not isinstance(size, bool):
         return size, size
-    if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, int) for s in size):
+    if (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, int) for s in size)
+    ):
         return int(size[0]), int(size[1])
-    raise TypeError(f"{name} must be an int or a pair (height, width) of ints, got {size!r}")
+    raise TypeError(
+        f"{name} must be an int or a pair (height, width) of ints, got {size!r}"
+    )
 
 
 def grid_size(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
@@ -55,14 +63,18 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     Patches come in raster order; inside a patch the values are channels-last, row by row.
     """
     if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
+        raise TypeError(
+            f"images must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}"
+        )
     if images.ndim != 4:
         hint = (
             " (a single image? add the batch axis with images[None] or images.unsqueeze(0))"
             if images.ndim == 3
             else ""
         )
-        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}{hint}")
+        raise ValueError(
+            f"images must have shape (B, C, H, W), got {tuple(images.shape)}{hint}"
+        )
     b, c, h, w = images.shape
     rows, cols = grid_size((h, w), patch_size)
     p = patch_size
@@ -71,7 +83,9 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     return x.reshape(b, rows * cols, p * p * c)  # (B, N, P*P*C)
 
 
-def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[int, int]) -> torch.Tensor:
+def unpatchify(
+    patches: torch.Tensor, patch_size: int, image_size: int | tuple[int, int]
+) -> torch.Tensor:
     """Put flattened patches back into images: ``(B, N, P*P*C)`` -> ``(B, C, H, W)``.
 
     The exact inverse of :func:`patchify`; ``image_size`` is ``(H, W)`` (or ``H`` = ``W``).
@@ -81,7 +95,9 @@ def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[i
             f"patches must be a torch.Tensor of shape (B, N, P*P*C), got {type(patches).__name__}"
         )
     if patches.ndim != 3:
-        raise ValueError(f"patches must have shape (B, N, P*P*C), got {tuple(patches.shape)}")
+        raise ValueError(
+            f"patches must have shape (B, N, P*P*C), got {tuple(patches.shape)}"
+        )
     rows, cols = grid_size(image_size, patch_size)
     b, n, length = patches.shape
     p = patch_size

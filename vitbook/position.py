@@ -30,14 +30,18 @@ def _frequencies(count: int, temperature: float) -> torch.Tensor:
     return 1.0 / temperature ** (torch.arange(count, dtype=torch.float64) / count)
 
 
-def sincos_1d_position_embedding(num_positions: int, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+def sincos_1d_position_embedding(
+    num_positions: int, dim: int, temperature: float = 10000.0
+) -> torch.Tensor:
     """The fixed 1-D table of "Attention Is All You Need": ``(num_positions, dim)``.
 
     Column ``2k`` holds ``sin(i·ω_k)`` and column ``2k+1`` holds ``cos(i·ω_k)`` for position ``i``,
     with ``ω_k = 1 / temperature**(2k / dim)``.
     """
     if dim <= 0 or dim % 2:
-        raise ValueError(f"dim must be a positive multiple of 2 for sin/cos pairs, got {dim}")
+        raise ValueError(
+            f"dim must be a positive multiple of 2 for sin/cos pairs, got {dim}"
+        )
     if num_positions <= 0:
         raise ValueError(f"num_positions must be positive, got {num_positions}")
     angles = torch.arange(num_positions, dtype=torch.float64)[:, None] * _frequencies(
@@ -54,6 +58,8 @@ def sincos_position_embedding(
 
     A quarter of the dimensions each: ``[sin(row·ω), cos(row·ω), sin(col·ω), cos(col·ω)]``
     with ``ω_k = 1 / temperature**(k / (dim/4))``; positions in raster order.
+    MAE and big_vision put the column (x) half first (big_vision also spaces ``ω`` by
+    ``k / (dim/4 - 1)``); the order of the dimensions makes no difference to the model.
     """
     h, w = _pair(grid_size, "grid_size")
     if dim <= 0 or dim % 4:
@@ -63,7 +69,9 @@ def sincos_position_embedding(
         )
     omega = _frequencies(dim // 4, temperature)  # (D/4,)
     rows, cols = torch.meshgrid(
-        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+        torch.arange(h, dtype=torch.float64),
+        torch.arange(w, dtype=torch.float64),
+        indexing="ij",
     )
     row_angles = rows.reshape(-1, 1) * omega  # (h·w, D/4)
     col_angles = cols.reshape(-1, 1) * omega  # (h·w, D/4)
@@ -102,7 +110,9 @@ def resize_position_embedding(
     grid is inferred; give ``old_grid_size`` for a non-square one. Returns ``(1, prefix + h'·w', D)``.
     """
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
-        raise ValueError(f"pos_embed must have shape (1, prefix + h*w, D), got {tuple(pos_embed.shape)}")
+        raise ValueError(
+            f"pos_embed must have shape (1, prefix + h*w, D), got {tuple(pos_embed.shape)}"
+        )
     if not 0 <= num_prefix_tokens < pos_embed.shape[1]:
         raise ValueError(
             f"num_prefix_tokens={num_prefix_tokens} leaves no grid in a table of {pos_embed.shape[1]} positions"
@@ -120,7 +130,9 @@ def resize_position_embedding(
     else:
         old_h, old_w = _pair(old_grid_size, "old_grid_size")
         if old_h * old_w != n:
-            raise ValueError(f"old_grid_size {old_h}x{old_w} = {old_h * old_w} does not match {n} positions")
+            raise ValueError(
+                f"old_grid_size {old_h}x{old_w} = {old_h * old_w} does not match {n} positions"
+            )
     new_h, new_w = _pair(new_grid_size, "new_grid_size")
     if (new_h, new_w) == (old_h, old_w):
         return pos_embed.clone()

@@ -64,10 +64,17 @@ def train_classifier(
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "pos_embed" in n]
+    decay = [
+        p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n
+    ]
+    no_decay = [
+        p for n, p in model.named_parameters() if p.ndim < 2 or "pos_embed" in n
+    ]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
         lr=config.lr,
     )
     history = TrainHistory()
@@ -100,12 +107,18 @@ def train_classifier(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> float:
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
+) -> float:
     """The fraction of ``images`` that ``model`` classifies as ``labels`` (in eval mode)."""
     model.eval()
     device = next(model.parameters()).device
     correct = 0
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device)
-        correct += (model(x).argmax(dim=-1).cpu() == labels[start : start + batch_size]).sum().item()
+        correct += (
+            (model(x).argmax(dim=-1).cpu() == labels[start : start + batch_size])
+            .sum()
+            .item()
+        )
     return correct / len(images)

@@ -18,11 +18,19 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from .embedding import PatchEmbedding, cosine_similarity_matrix
 from .patches import grid_size, patchify
-from .plots import draw_patch_grid, patch_image
+from .plots import draw_patch_grid, draw_similarity_grid, patch_image
+from .position import (
+    LearnedPositionEmbedding,
+    sincos_1d_position_embedding,
+    sincos_position_embedding,
+)
 
 __all__ = [
     "PatchExplorer",
+    "PositionExplorer",
+    "SimilarityExplorer",
     "figure_to_jpeg",
     "static_gallery",
 ]
@@ -62,8 +70,12 @@ def static_gallery(
         data = base64.b64encode(figure_to_jpeg(frame, dpi=dpi)).decode("ascii")
         fid = f"{name}-{i}"
         checked = " checked" if i == 0 else ""
-        inputs.append(f'<input type="radio" name="{name}" id="{fid}" class="vb-radio"{checked}>')
-        labels.append(f'<label for="{fid}" class="vb-button">{html.escape(label)}</label>')
+        inputs.append(
+            f'<input type="radio" name="{name}" id="{fid}" class="vb-radio"{checked}>'
+        )
+        labels.append(
+            f'<label for="{fid}" class="vb-button">{html.escape(label)}</label>'
+        )
         images.append(
             f'<img class="vb-frame vb-frame-{i}" alt="{html.escape(caption or name)}: {html.escape(label)}" '
             f'src="data:image/jpeg;base64,{data}">'
@@ -80,7 +92,9 @@ def static_gallery(
         + "\n".join(f"#{name}-gallery {rule}" for rule in css)
         + "\n</style>"
     )
-    caption_html = f'<div class="vb-caption">{html.escape(caption)}</div>' if caption else ""
+    caption_html = (
+        f'<div class="vb-caption">{html.escape(caption)}</div>' if caption else ""
+    )
     return (
         f'<div class="vb-gallery" id="{name}-gallery">{style}{"".join(inputs)}'
         f'<div class="vb-buttons">{"".join(labels)}</div>'
@@ -94,8 +108,8 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
     The box has an ``update()`` method (what a change of any control calls) and a short text
     form, so a notebook's stored output holds no pixels and no widget ids.
     """
+    import IPython
     import ipywidgets as widgets
-    from IPython.display import display
 
     class LiveExplorer(widgets.VBox):
         def __repr__(self) -> str:
@@ -105,15 +119,25 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
 
     def update(change=None):
         fig = render(**{key: control.value for key, control in controls.items()})
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        # Set the output area's content as widget state rather than `display()` inside `with out:`,
+        # which depends on the frontend routing the messages: test runners (nbval) do not, and the
+        # figure would leak into the cell's stored output.
+        shell = IPython.get_ipython()
+        if (
+            shell is not None
+        ):  # no IPython shell (plain Python, pytest): nothing to display into
+            data, metadata = shell.display_formatter.format(fig)
+            out.outputs = (
+                {"output_type": "display_data", "data": data, "metadata": metadata},
+            )
         plt.close(fig)
         return fig
 
     for control in controls.values():
         control.observe(update, names="value")
-    box = LiveExplorer([widgets.HTML(f"<b>{html.escape(description)}</b>"), *controls.values(), out])
+    box = LiveExplorer(
+        [widgets.HTML(f"<b>{html.escape(description)}</b>"), *controls.values(), out]
+    )
     box.update = update
     box.controls = controls
     update()
@@ -123,13 +147,19 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
 class PatchExplorer:
     """Explore the patches of a ``(1, C, H, W)`` image: the grid, one patch enlarged, its flattened values."""
 
-    def __init__(self, image: torch.Tensor, patch_sizes: Iterable[int] = (8, 14, 16, 28, 32, 56)):
+    def __init__(
+        self, image: torch.Tensor, patch_sizes: Iterable[int] = (8, 14, 16, 28, 32, 56)
+    ):
         if image.ndim != 4 or image.shape[0] != 1:
-            raise ValueError(f"image must have shape (1, C, H, W), got {tuple(image.shape)}")
+            raise ValueError(
+                f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
+            )
         self.image = image
         self.patch_sizes = [int(p) for p in patch_sizes]
         for p in self.patch_sizes:
-            grid_size(tuple(image.shape[-2:]), p)  # raises a clear error if p does not divide
+            grid_size(
+                tuple(image.shape[-2:]), p
+            )  # raises a clear error if p does not divide
 
     def num_patches(self, patch_size: int) -> int:
         rows, cols = grid_size(tuple(self.image.shape[-2:]), patch_size)
@@ -139,7 +169,9 @@ class PatchExplorer:
         """The figure for one state: grid with the patch outlined, the patch enlarged, its values."""
         n = self.num_patches(patch_size)
         if not 0 <= index < n:
-            raise ValueError(f"patch index {index} is out of range for patch size {patch_size}: 0 .. {n - 1}")
+            raise ValueError(
+                f"patch index {index} is out of range for patch size {patch_size}: 0 .. {n - 1}"
+            )
         vector = patchify(self.image, patch_size)[0, index]  # (P*P*C,)
         fig = plt.figure(figsize=(9, 3.6), layout="constrained")
         grid = fig.add_gridspec(2, 3, height_ratios=[5, 1])
@@ -150,18 +182,33 @@ class PatchExplorer:
         ax_img.set_title(f"P={patch_size}: {rows}x{cols} grid, N={n}", fontsize=9)
         ax_patch.imshow(patch_image(vector, patch_size))
         r, c = divmod(index, cols)
-        ax_patch.set_title(f"patch {index} (row {r}, column {c}), {patch_size}x{patch_size}x3", fontsize=9)
+        ax_patch.set_title(
+            f"patch {index} (row {r}, column {c}), {patch_size}x{patch_size}x3",
+            fontsize=9,
+        )
         ax_patch.set_xlabel("x in patch")
         ax_patch.set_ylabel("y in patch")
         values = vector.numpy()
         channels = values.reshape(-1, 3)
         for k, colour in enumerate(("red", "green", "blue")):
-            ax_hist.hist(channels[:, k], bins=20, range=(0, 1), color=colour, alpha=0.5, label=colour)
+            ax_hist.hist(
+                channels[:, k],
+                bins=20,
+                range=(0, 1),
+                color=colour,
+                alpha=0.5,
+                label=colour,
+            )
         ax_hist.set_title("value histogram per channel", fontsize=9)
         ax_hist.set_xlabel("value")
         ax_hist.set_ylabel("count")
         ax_hist.legend(fontsize=7)
-        strip = ax_strip.imshow(values[None, :], aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        strip = ax_strip.imshow(
+            values[None, :], aspect="auto", cmap="viridis", vmin=0, vmax=1
+        )
+        ax_strip.set_title(
+            f"patch {index} flattened: a vector of {values.size} values", fontsize=9
+        )
         ax_strip.set_yticks([])
         ax_strip.set_xlabel(
             f"position in the flattened vector (0 .. {values.size - 1}, channels-last: R, G, B, R, G, B, ...)"
@@ -178,15 +225,284 @@ class PatchExplorer:
             value=16 if 16 in self.patch_sizes else self.patch_sizes[0],
             description="patch size P",
         )
-        index = widgets.IntSlider(value=0, min=0, max=self.num_patches(size.value) - 1, description="patch")
+        index = widgets.IntSlider(
+            value=0, min=0, max=self.num_patches(size.value) - 1, description="patch"
+        )
 
         def clamp(change):
             index.max = self.num_patches(change["new"]) - 1
 
         size.observe(clamp, names="value")
-        return _live(self.render, {"patch_size": size, "index": index}, "Choose a patch size and a patch")
+        return _live(
+            self.render,
+            {"patch_size": size, "index": index},
+            "Choose a patch size and a patch",
+        )
 
     def gallery(self, states: Iterable[tuple[int, int]]) -> str:
         """The no-kernel version: pre-rendered ``(patch_size, index)`` states behind buttons."""
         frames = [(f"P={p}, patch {i}", self.render(p, i)) for p, i in states]
         return static_gallery("patch-explorer", frames, caption="Patch explorer")
+
+
+#: How ``SimilarityExplorer`` can centre the vectors before it compares them.
+CENTERINGS = ("none", "each vector", "mean over patches")
+
+
+def _centered(vectors: torch.Tensor, center: str) -> torch.Tensor:
+    """``(N, D)`` -> ``(N, D)``: subtract each vector's own mean, or the mean vector over the N patches."""
+    if center == "none":
+        return vectors
+    if (
+        center == "each vector"
+    ):  # a patch's brightness; for tokens, the centring LayerNorm does
+        return vectors - vectors.mean(dim=-1, keepdim=True)
+    if center == "mean over patches":  # the component all patches of the image share
+        return vectors - vectors.mean(dim=0, keepdim=True)
+    raise ValueError(f"center must be one of {CENTERINGS}, got {center!r}")
+
+
+class SimilarityExplorer:
+    """Choose a patch of a ``(1, C, H, W)`` image: its cosine similarity to every patch, raw and embedded.
+
+    ``embeddings`` maps a name to anything that turns the image into ``(1, N, D)`` tokens on the
+    same grid: a ``PatchEmbedding``, or a trained model's, e.g. ``{"trained": model.patch_embed}``
+    (wrap it in a function if the model normalises its input first). By default: one random
+    ``PatchEmbedding(patch_size, C, 128)``, made with seed 0.
+    """
+
+    def __init__(
+        self,
+        image: torch.Tensor,
+        embeddings: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        patch_size: int = 16,
+    ):
+        if image.ndim != 4 or image.shape[0] != 1:
+            raise ValueError(
+                f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
+            )
+        self.image, self.patch_size = image, patch_size
+        self.grid = grid_size(tuple(image.shape[-2:]), patch_size)
+        channels = image.shape[1]
+        if embeddings is None:
+            with torch.random.fork_rng(
+                devices=[]
+            ):  # seed 0 here, without moving the caller's seed
+                torch.manual_seed(0)
+                embeddings = {
+                    "random PatchEmbedding": PatchEmbedding(patch_size, channels, 128)
+                }
+        raw = patchify(image, patch_size)[0]  # (N, P*P*C)
+        self.spaces = {f"raw pixels ({raw.shape[1]} values)": raw}
+        with torch.no_grad():
+            for name, embedding in embeddings.items():
+                tokens = embedding(image)  # (1, N, D)
+                if tokens.ndim != 3 or tokens.shape[:2] != (1, raw.shape[0]):
+                    raise ValueError(
+                        f"embedding {name!r} must map the image to (1, N, D) = (1, {raw.shape[0]}, D) "
+                        f"tokens, got {tuple(tokens.shape)}"
+                    )
+                self.spaces[f"{name} ({tokens.shape[2]} values)"] = (
+                    tokens[0].detach().float()
+                )
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def similarities(self, index: int, center: str = "none") -> dict[str, torch.Tensor]:
+        """Patch ``index``'s cosine similarity to every patch, ``(N,)``, in each space, after ``center``."""
+        if not 0 <= index < self.num_patches:
+            raise ValueError(
+                f"patch index {index} is out of range: 0 .. {self.num_patches - 1}"
+            )
+        result = {}
+        for name, vectors in self.spaces.items():
+            centered = _centered(vectors, center)  # (N, D)
+            result[name] = cosine_similarity_matrix(
+                centered[index : index + 1], centered
+            )[0]  # (N,)
+        return result
+
+    def render(self, index: int = 0, center: str = "none") -> Figure:
+        """The figure for one state: the photo with the query patch outlined, then one heat map per space."""
+        sims = self.similarities(index, center)
+        panels = 1 + len(sims)
+        fig, axes = plt.subplots(
+            1, panels, figsize=(3.3 * panels + 0.6, 3.6), layout="constrained"
+        )
+        draw_patch_grid(
+            axes[0], self.image, self.patch_size, numbers=False, highlight=index
+        )
+        r, c = divmod(index, self.grid[1])
+        axes[0].set_title(f"query: patch {index} (row {r}, column {c})", fontsize=9)
+        others = torch.arange(self.num_patches) != index
+        for ax, (name, values) in zip(axes[1:], sims.items()):
+            image = draw_similarity_grid(ax, values, self.grid, query=index)
+            ax.set_title(
+                f"{name}\nmean over the other patches: {values[others].mean().item():.2f}",
+                fontsize=8,
+            )
+        fig.colorbar(
+            image, ax=axes[1:], shrink=0.8, label="cosine similarity to the query"
+        )
+        suffix = "" if center == "none" else f", centred: {center}"
+        fig.suptitle(
+            f"Cosine similarity of patch {index} to every patch{suffix}", fontsize=10
+        )
+        return fig
+
+    def widget(self):
+        """The live explorer for Jupyter and Colab (needs a running kernel)."""
+        import ipywidgets as widgets
+
+        index = widgets.IntSlider(
+            value=0, min=0, max=self.num_patches - 1, description="patch"
+        )
+        center = widgets.Dropdown(
+            options=CENTERINGS, value="none", description="centring"
+        )
+        return _live(
+            self.render,
+            {"index": index, "center": center},
+            "Choose a patch: how similar is every other patch?",
+        )
+
+    def gallery(self, states: Iterable[int | tuple[int, str]]) -> str:
+        """The no-kernel version: pre-rendered query patches (or ``(index, center)`` pairs) behind buttons."""
+        frames = []
+        for state in states:
+            index, center = (state, "none") if isinstance(state, int) else state
+            label = f"patch {index}" + (
+                "" if center == "none" else f", centred: {center}"
+            )
+            frames.append((label, self.render(index, center)))
+        return static_gallery(
+            "similarity-explorer", frames, caption="Similarity explorer"
+        )
+
+
+class PositionExplorer:
+    """Choose a grid position: its cosine similarity to every position under each kind of position table.
+
+    The kinds: none (all zero), learned at initialisation (N(0, 0.02²), seed ``seed``), fixed 1-D
+    sinusoidal and fixed 2-D sine-cosine, each ``(rows·cols, dim)``. ``extra`` adds named tables
+    ``(N', D')`` on square grids of their own, e.g. a trained ViT's ``pos_embed[0, 1:]``; a query is
+    mapped to the same place in the image on a coarser or finer grid.
+    """
+
+    def __init__(
+        self,
+        grid: int | tuple[int, int] = 14,
+        dim: int = 128,
+        extra: dict[str, torch.Tensor] | None = None,
+        seed: int = 0,
+    ):
+        from .patches import _pair
+
+        self.grid = _pair(grid, "grid")
+        rows, cols = self.grid
+        n = rows * cols
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # seed the learned table without moving the caller's seed
+            torch.manual_seed(seed)
+            learned = LearnedPositionEmbedding(n, dim).table[0].detach()
+        self.tables: dict[str, tuple[torch.Tensor, tuple[int, int]]] = {
+            "none": (torch.zeros(n, dim), self.grid),
+            "learned, at init": (learned, self.grid),
+            "1-D sinusoidal": (sincos_1d_position_embedding(n, dim), self.grid),
+            "2-D sine-cosine": (sincos_position_embedding(self.grid, dim), self.grid),
+        }
+        for name, table in (extra or {}).items():
+            table = table.detach().float()
+            if table.ndim == 3 and table.shape[0] == 1:
+                table = table[0]
+            side = int(round(table.shape[0] ** 0.5)) if table.ndim == 2 else 0
+            if table.ndim != 2 or side * side != table.shape[0]:
+                raise ValueError(
+                    f"extra table {name!r} must have shape (N, D) with N a square number of grid positions, "
+                    f"got {tuple(table.shape)}; for a ViT's pos_embed pass pos_embed[0, 1:] (drop the class token's row)"
+                )
+            self.tables[name] = (table, (side, side))
+
+    def query_on(self, grid: tuple[int, int], row: int, col: int) -> tuple[int, int]:
+        """The position of ``grid`` at the same place in the image as ``(row, col)`` of the explorer's grid."""
+        rows, cols = self.grid
+        return int((row + 0.5) * grid[0] / rows), int((col + 0.5) * grid[1] / cols)
+
+    def similarities(self, row: int, col: int) -> dict[str, torch.Tensor]:
+        """For each table: the query's cosine similarity to every position of its grid, ``(N,)``."""
+        rows, cols = self.grid
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError(
+                f"position ({row}, {col}) is outside the {rows}x{cols} grid: "
+                f"rows 0 .. {rows - 1}, columns 0 .. {cols - 1}"
+            )
+        result = {}
+        for name, (table, grid) in self.tables.items():
+            r, c = self.query_on(grid, row, col)
+            result[name] = cosine_similarity_matrix(
+                table[r * grid[1] + c][None], table
+            )[0]  # (N,)
+        return result
+
+    def render(self, row: int = 0, col: int = 0) -> Figure:
+        """The figure for one query position: one similarity map per kind of table."""
+        sims = self.similarities(row, col)
+        ncols = min(
+            len(sims), 3
+        )  # three maps to a row: readable at the width of a book page
+        nrows = -(-len(sims) // ncols)
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(3.2 * ncols + 1.2, 3.3 * nrows + 0.4),
+            layout="constrained",
+            squeeze=False,
+        )
+        for ax in axes.flat[len(sims) :]:
+            ax.axis("off")
+        for ax, (name, values) in zip(axes.flat, sims.items()):
+            table, grid = self.tables[name]
+            r, c = self.query_on(grid, row, col)
+            where = f"query ({r}, {c})" + (
+                "" if grid == self.grid else f" of its {grid[0]}x{grid[1]} grid"
+            )
+            image = draw_similarity_grid(
+                ax, values, grid, query=r * grid[1] + c, title=f"{name}\n{where}"
+            )
+            ax.set_xticks(range(0, grid[1], max(1, grid[1] // 5)))
+            ax.set_yticks(range(0, grid[0], max(1, grid[0] // 5)))
+            if not table.abs().max().item() > 0:
+                ax.text(
+                    (grid[1] - 1) / 2,
+                    (grid[0] - 1) / 2,
+                    "every position:\nthe same (zero)\nvector",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    bbox={"facecolor": "white", "edgecolor": "0.7"},
+                )
+        fig.colorbar(image, ax=axes, label="cosine similarity to the query", shrink=0.6)
+        fig.suptitle(
+            f"position ({row}, {col}): how alike is every other position's vector?",
+            fontsize=10,
+        )
+        return fig
+
+    def widget(self):
+        """The live explorer for Jupyter and Colab (needs a running kernel)."""
+        import ipywidgets as widgets
+
+        rows, cols = self.grid
+        row = widgets.IntSlider(value=0, min=0, max=rows - 1, description="patch row")
+        col = widgets.IntSlider(
+            value=0, min=0, max=cols - 1, description="patch column"
+        )
+        return _live(self.render, {"row": row, "col": col}, "Choose a grid position")
+
+    def gallery(self, states: Iterable[tuple[int, int]]) -> str:
+        """The no-kernel version: pre-rendered ``(row, col)`` query positions behind buttons."""
+        frames = [(f"row {r}, column {c}", self.render(r, c)) for r, c in states]
+        return static_gallery("position-explorer", frames, caption="Position explorer")
