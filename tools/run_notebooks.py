@@ -48,7 +48,11 @@ def run(path: Path, timeout: int) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
@@ -59,11 +63,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all in _toc.yml)")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds a cell may take")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="notebooks to run (default: all in _toc.yml)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=600, help="seconds a cell may take"
+    )
     args = parser.parse_args()
     # The kernel must be this Python, whatever the `python3` kernelspec on PATH says.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    os.environ["PATH"] = (
+        str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    )
     os.environ.setdefault("PYTHONHASHSEED", "0")
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
     for path in notebooks:

@@ -31,7 +31,9 @@ def toc_entries() -> list[str]:
 
 def toc_notebooks() -> list[Path]:
     """The notebooks among the entries, in reading order."""
-    return [ROOT / f"{e}.ipynb" for e in toc_entries() if (ROOT / f"{e}.ipynb").exists()]
+    return [
+        ROOT / f"{e}.ipynb" for e in toc_entries() if (ROOT / f"{e}.ipynb").exists()
+    ]
 
 
 def config() -> dict:
