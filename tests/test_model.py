@@ -246,3 +246,138 @@ def test_vit_rejects_images_of_the_wrong_shape(shape):
         match=re.escape(f"expected images of shape (B, 3, 32, 32), got {shape}"),
     ):
         model(torch.zeros(shape))
+
+
+# --- parameter_table ------------------------------------------------------------------------------
+
+
+def test_parameter_table_rows_add_up_and_are_named_like_the_modules():
+    model = tiny_vit()  # D = 16, depth 2, mlp 32, 4x4 grid of 8x8x3 patches, 5 classes
+    rows = vitbook.parameter_table(model)
+    table = dict(rows)
+    assert sum(table.values()) == sum(p.numel() for p in model.parameters())
+    assert [name for name, _ in rows][:3] == ["patch_embed", "cls_token", "pos_embed"]
+    assert [name for name, _ in rows][-2:] == ["norm", "head"]
+    assert table["patch_embed"] == 8 * 8 * 3 * 16 + 16
+    assert table["pos_embed"] == 17 * 16
+    assert table["blocks.1.attn.qkv"] == 16 * 48 + 48
+    assert table["blocks.0.mlp.fc2"] == 32 * 16 + 16
+    assert table["blocks.0.norm1"] == table["blocks.1.norm2"] == 2 * 16
+    assert table["head"] == 16 * 5 + 5
+
+
+def test_parameter_table_can_sum_the_blocks_and_leaves_out_fixed_tables():
+    model = tiny_vit(position="sincos2d")
+    merged = dict(vitbook.parameter_table(model, per_block=False))
+    each = dict(vitbook.parameter_table(model))
+    assert "pos_embed" not in merged  # a fixed table is a buffer, not a parameter
+    assert merged["blocks.*.attn.proj"] == 2 * each["blocks.0.attn.proj"]
+    assert sum(merged.values()) == sum(each.values())
+
+
+def test_parameter_table_counts_vit_b16_on_the_meta_device():
+    with torch.device("meta"):
+        model = ViT(224, 16, 1000, 768, 12, 12, 3072, 3)
+    table = dict(vitbook.parameter_table(model, per_block=False))
+    assert sum(table.values()) == 86_567_656
+    assert table["patch_embed"] == 590_592 and table["pos_embed"] == 197 * 768
+
+
+def test_parameter_table_rejects_what_is_not_a_module():
+    with pytest.raises(TypeError, match="model must be an nn.Module, got dict"):
+        vitbook.parameter_table({})
+
+
+# --- attention maps and the mean attention distance (the training chapter's Figure 7, right) ---
+
+
+def test_attention_maps_are_what_each_block_computes():
+    model = tiny_vit(depth=3)
+    torch.manual_seed(1)
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        maps = model.attention_maps(images)
+        assert len(maps) == 3
+        x = model.tokens(images)  # (B, 1+N, D) = (2, 17, 16)
+        for block, weights in zip(model.blocks, maps):
+            assert weights.shape == (2, 2, 17, 17)  # (B, heads, 1+N, 1+N)
+            assert torch.allclose(weights.sum(-1), torch.ones(2, 2, 17), atol=1e-6)
+            _, _, v = block.attn.split_heads(block.norm1(x))
+            merged = (weights @ v).transpose(1, 2).reshape(2, 17, 16)
+            attended = x + block.attn.proj(merged)  # the block's first half, rebuilt
+            assert torch.allclose(
+                attended + block.mlp(block.norm2(attended)), block(x), atol=1e-5
+            )
+            x = block(x)
+
+
+def test_mean_attention_distance_of_attention_to_self_is_zero():
+    attention = torch.eye(49).expand(2, 3, 49, 49)  # (B, heads, N, N)
+    assert torch.equal(vitbook.mean_attention_distance(attention, 7, 4), torch.zeros(3))
+
+
+def test_mean_attention_distance_of_uniform_attention():
+    # 1x2 grid: each query gives 1/2 to itself (0 px) and 1/2 to its neighbour (P px)
+    uniform = torch.full((1, 1, 2, 2), 0.5)
+    assert torch.allclose(
+        vitbook.mean_attention_distance(uniform, (1, 2), 8), torch.tensor([4.0])
+    )
+    # 2x2 grid: from any corner the distances are 0, P, P, P*sqrt(2)
+    uniform = torch.full((1, 1, 4, 4), 0.25)
+    expected = 16 * (2 + 2**0.5) / 4
+    assert torch.allclose(
+        vitbook.mean_attention_distance(uniform, 2, 16), torch.tensor([expected])
+    )
+
+
+def test_mean_attention_distance_matches_a_loop_and_drops_the_class_token():
+    torch.manual_seed(0)
+    rows, cols, p = 3, 4, 5
+    n = rows * cols
+    attention = torch.rand(2, 3, n + 1, n + 1).softmax(dim=-1)  # with a class token
+    patches = attention[..., 1:, 1:]
+    patches = patches / patches.sum(-1, keepdim=True)  # renormalised over the patches
+    expected = torch.zeros(3)
+    for h in range(3):
+        total = 0.0
+        for b in range(2):
+            for q in range(n):
+                for k in range(n):
+                    dr, dc = q // cols - k // cols, q % cols - k % cols
+                    total += patches[b, h, q, k] * p * (dr**2 + dc**2) ** 0.5
+        expected[h] = total / (2 * n)
+    got = vitbook.mean_attention_distance(attention, (rows, cols), p)
+    assert got.shape == (3,)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(
+        vitbook.mean_attention_distance(patches, (rows, cols), p), got, atol=1e-6
+    )
+
+
+def test_mean_attention_distance_of_a_vit_lies_inside_the_grid():
+    model = tiny_vit()
+    with torch.no_grad():
+        maps = model.attention_maps(torch.rand(2, 3, 32, 32))
+    distances = vitbook.mean_attention_distance(maps[0], model.grid_size, 8)
+    corner_to_corner = 8 * (2 * 3**2) ** 0.5  # the largest distance on a 4x4 grid
+    assert distances.shape == (2,)  # one per head
+    assert ((distances > 0) & (distances < corner_to_corner)).all()
+
+
+@pytest.mark.parametrize(
+    "shape, grid, p, message",
+    [
+        (
+            (2, 17, 17),
+            4,
+            8,
+            "attention must have shape (B, heads, T, T), got (2, 17, 17)",
+        ),
+        ((1, 2, 17, 16), 4, 8, "attention must have shape (B, heads, T, T)"),
+        ((1, 2, 20, 20), 4, 8, "attention has 20 tokens, but a 4x4 grid has N = 16"),
+        ((1, 2, 16, 16), 4, 0, "patch_size must be a positive int, got 0"),
+    ],
+)
+def test_mean_attention_distance_rejects_bad_inputs(shape, grid, p, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        vitbook.mean_attention_distance(torch.rand(shape), grid, p)

@@ -8,13 +8,24 @@ and the ViT), ``plots`` and ``widgets`` (figures and explorers).
 from . import plots, widgets
 from .data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .embedding import (
+    ConvStem,
     PatchEmbedding,
     conv_to_linear,
     cosine_similarity_matrix,
     linear_to_conv,
 )
 from .images import PHOTOS, center_crop, load_photo, load_raw_photo, resize, to_tensor
-from .model import MLP, POSITION_KINDS, EncoderBlock, MultiHeadSelfAttention, ViT
+from .model import (
+    MLP,
+    POSITION_KINDS,
+    EncoderBlock,
+    MultiHeadSelfAttention,
+    ViT,
+    count_flops,
+    count_parameters,
+    mean_attention_distance,
+    parameter_table,
+)
 from .patches import grid_size, num_patches, patchify, unpatchify
 from .position import (
     LearnedPositionEmbedding,
@@ -22,13 +33,15 @@ from .position import (
     sincos_1d_position_embedding,
     sincos_position_embedding,
 )
-from .train import TrainConfig, accuracy, default_device, train_classifier
+from .pretrained import load_pretrained, load_results, pretrained_info
+from .training import TrainConfig, accuracy, default_device, train_classifier
 
 __version__ = "0.1.0"
 
 __all__ = [
     "plots",
     "widgets",
+    "ConvStem",
     "EncoderBlock",
     "FASHION_MNIST_CLASSES",
     "LearnedPositionEmbedding",
@@ -40,13 +53,20 @@ __all__ = [
     "ViT",
     "center_crop",
     "conv_to_linear",
+    "count_flops",
+    "count_parameters",
     "cosine_similarity_matrix",
     "grid_size",
     "load_fashion_mnist",
     "linear_to_conv",
     "load_photo",
+    "load_pretrained",
+    "load_results",
+    "pretrained_info",
     "load_raw_photo",
+    "mean_attention_distance",
     "num_patches",
+    "parameter_table",
     "patchify",
     "resize",
     "resize_position_embedding",

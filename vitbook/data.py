@@ -182,3 +182,24 @@ def load_fashion_mnist(
             f"unexpected shapes {images.shape} and {labels.shape} for split {split!r}"
         )
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def random_crop_flip(
+    images: torch.Tensor, generator: torch.Generator, padding: int = 2
+) -> torch.Tensor:
+    """Augment a batch ``(B, C, H, W)``: a random shift of up to ``padding`` pixels (zero-padded
+    crop) and a random left-right flip, each image on its own; the same generator, the same batch.
+    """
+    b, _, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)  # (B, C, H+2p, W+2p)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # (B, H)
+    cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # (B, W)
+    index = torch.arange(b, device=images.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[
+        index, rows[:, :, None], cols[:, None, :]
+    ]  # (B, H, W, C)
+    out = out.permute(0, 3, 1, 2)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], out.flip(-1), out)

@@ -5,12 +5,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from .embedding import PatchEmbedding
 from .patches import grid_size as _grid_size
 from .position import sincos_1d_position_embedding, sincos_position_embedding
 
-__all__ = ["MLP", "EncoderBlock", "MultiHeadSelfAttention", "ViT", "POSITION_KINDS"]
+__all__ = [
+    "MLP",
+    "EncoderBlock",
+    "MultiHeadSelfAttention",
+    "ViT",
+    "POSITION_KINDS",
+    "parameter_table",
+    "mean_attention_distance",
+    "count_flops",
+    "count_parameters",
+]
 
 #: The kinds of position embedding ``ViT`` can be built with.
 POSITION_KINDS = ("learned", "sincos1d", "sincos2d", "none")
@@ -177,3 +188,119 @@ class ViT(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
+
+    def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The softmax attention of every block: ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, 1+N, 1+N)``."""
+        x = self.tokens(images)  # (B, 1+N, D)
+        maps = []
+        for block in self.blocks:
+            # the attention block(x) computes, from the normed tokens
+            maps.append(block.attn.attention_weights(block.norm1(x)))
+            x = block(x)
+        return maps
+
+
+def parameter_table(model: nn.Module, per_block: bool = True) -> list[tuple[str, int]]:
+    """The trainable parameters of a ``ViT`` by part: ``[(name, count), ...]`` in forward order, summing to the total.
+
+    Rows are named like the attributes: ``patch_embed``, ``cls_token``, ``pos_embed`` (only when
+    learned; fixed tables are buffers), ``blocks.0.norm1``, ``blocks.0.attn.qkv``,
+    ``blocks.0.attn.proj``, ``blocks.0.norm2``, ``blocks.0.mlp.fc1``, ``blocks.0.mlp.fc2``, ...,
+    ``norm``, ``head``. With ``per_block=False`` the blocks are summed: ``blocks.*.attn.qkv``.
+    Works on models built on the ``meta`` device (counts without allocating the weights).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    rows: dict[str, int] = {}
+    for name, param in model.named_parameters():
+        parts = name.split(".")
+        if parts[0] == "blocks" and len(parts) > 2:
+            if not per_block:
+                parts[1] = "*"
+            key = ".".join(parts[:-1])  # the weight's module: blocks.0.attn.qkv
+        else:
+            key = parts[0]  # a top-level part, all of it: patch_embed, head
+        rows[key] = rows.get(key, 0) + param.numel()
+    first = [k for k in ("patch_embed", "cls_token", "pos_embed") if k in rows]
+    return [(k, rows[k]) for k in first] + [
+        (k, n) for k, n in rows.items() if k not in first
+    ]
+
+
+def mean_attention_distance(
+    attention: torch.Tensor,
+    grid_size: int | tuple[int, int],
+    patch_size: int,
+) -> torch.Tensor:
+    """The mean attention distance of each head, in pixels: ``(B, heads, T, T)`` -> ``(heads,)``.
+
+    For every query patch, the distance from its centre to each key patch's centre (grid steps
+    times ``patch_size``), weighted by the attention; then the mean over query patches and
+    images (the ViT paper's Figure 7, right, and Appendix D.7). ``T`` is N, or 1 + N with a
+    class token first: its row and column are dropped (it has no place in the image) and each
+    query's weights on the N patches are renormalised to sum to 1.
+    """
+    from .patches import _pair
+
+    rows, cols = _pair(grid_size, "grid_size")
+    n = rows * cols
+    if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
+        raise ValueError(
+            f"attention must have shape (B, heads, T, T), got {tuple(attention.shape)}"
+        )
+    if type(patch_size) is not int or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
+    tokens = attention.shape[-1]
+    if tokens == n + 1:
+        attention = attention[..., 1:, 1:]  # drop the class token: (B, heads, N, N)
+        attention = attention / attention.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    elif tokens != n:
+        raise ValueError(
+            f"attention has {tokens} tokens, but a {rows}x{cols} grid has N = {n} patches: "
+            f"expected N = {n} or 1 + N = {n + 1}"
+        )
+    r, c = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+    centres = torch.stack([r.flatten(), c.flatten()], dim=1)  # (N, 2): row, column
+    centres = centres.to(attention.dtype)
+    distance = torch.cdist(centres, centres) * patch_size  # (N, N), in pixels
+    per_query = (attention * distance.to(attention.device)).sum(dim=-1)  # (B, heads, N)
+    return per_query.mean(dim=(0, 2))  # (heads,)
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    """The number of trainable values in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def count_flops(
+    module: torch.nn.Module, inputs: torch.Tensor, backward: bool = False
+) -> int:
+    """FLOPs (2 per multiply-add) of one forward pass of ``module`` (in eval mode) on ``inputs``,
+    or with ``backward=True`` of a training step's forward and backward passes (in train mode).
+
+    Counted by ``torch.utils.flop_counter``: matrix products and convolutions, attention's two
+    ``N x N`` products included (attention runs on its plain "math" kernel while counting);
+    norms, activations and softmax are not counted.
+    """
+    from contextlib import nullcontext
+
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        math_attention = sdpa_kernel(SDPBackend.MATH)
+    except ImportError:  # torch < 2.3: the counter may miss fused attention
+        math_attention = nullcontext()
+    was_training = module.training
+    module.train(backward)
+    with (
+        torch.set_grad_enabled(backward),
+        math_attention,
+        FlopCounterMode(display=False) as counter,
+    ):
+        out = module(inputs)
+        if backward:
+            out.float().pow(2).mean().backward()
+    module.train(was_training)
+    if backward:
+        module.zero_grad(set_to_none=True)
+    return counter.get_total_flops()

@@ -1,0 +1,210 @@
+"""The scripts behind the training chapter, on a tiny budget: checkpoints, their records, results files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import vitbook
+from vitbook import position_ablation, train
+
+TEST_IMAGES = (
+    1000  # the scripts evaluate on the test split; a slice keeps these tests fast
+)
+
+
+@pytest.fixture
+def small_test_split(monkeypatch):
+    """The real training data, but only the first TEST_IMAGES test images."""
+    real = train.load_fashion_mnist
+
+    def loader(split: str = "train", download: bool = True):
+        images, labels = real(split, download)
+        return (
+            (images[:TEST_IMAGES], labels[:TEST_IMAGES])
+            if split == "test"
+            else (images, labels)
+        )
+
+    monkeypatch.setattr(train, "load_fashion_mnist", loader)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, small_test_split):
+    """``python -m vitbook.train`` for one step on 512 images: (directory, record)."""
+    record = train.main(
+        ["--epochs", "0.01", "--train-limit", "512", "--evals", "1", "--depth", "1"]
+        + ["--out", str(tmp_path / "m")]
+    )
+    return tmp_path, record
+
+
+def test_train_writes_a_checkpoint_that_load_pretrained_reads(tiny_checkpoint):
+    directory, record = tiny_checkpoint
+    assert (directory / "m.pt").is_file() and (directory / "m.json").is_file()
+    info = vitbook.pretrained_info("m", directory=directory)
+    assert info == record
+    for key in ("model", "train", "epochs", "seed", "train_seconds", "device", "torch"):
+        assert key in info, key
+    assert info["steps"] == 1 and info["train_images"] == 512
+    assert info["model"]["depth"] == 1 and info["model"]["patch_size"] == 4
+    assert 0 < info["model"]["std"] < 1 and 0 < info["model"]["mean"] < 1
+    assert len(info["curve"]) == 1
+    point = info["curve"][0]
+    assert point["step"] == 1 and point["test_accuracy"] == info["test_accuracy"]
+    assert 0.0 <= info["test_accuracy"] <= 1.0
+
+    model = vitbook.load_pretrained("m", directory=directory)
+    assert isinstance(model, vitbook.ViT) and not model.training
+    images, labels = train.load_fashion_mnist("test")
+    x = images[:, None].float() / 255.0  # (M, 1, 28, 28)
+    # the loaded weights reproduce the recorded accuracy (up to a near-tie on another device)
+    assert (
+        abs(vitbook.accuracy(model, x, labels) - info["test_accuracy"])
+        <= 2 / TEST_IMAGES
+    )
+
+
+def test_load_pretrained_refuses_a_tampered_checkpoint(tiny_checkpoint):
+    directory, _ = tiny_checkpoint
+    weights = directory / "m.pt"
+    state = torch.load(weights, weights_only=True)
+    state["head.bias"] = (
+        state["head.bias"] + 1.0
+    )  # a small change: same keys, same shapes
+    torch.save(state, weights)
+    with pytest.raises(ValueError, match="m.pt has SHA-256 .* but its record says"):
+        vitbook.load_pretrained("m", directory=directory)
+
+
+def test_load_pretrained_explains_a_missing_record(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m vitbook.train"):
+        vitbook.load_pretrained("nothing", directory=tmp_path)
+
+
+def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
+    out = tmp_path / "x.json"
+    record = position_ablation.main(
+        ["--epochs", "0.01", "--seeds", "1", "--train-limit", "512"]
+        + ["--kinds", "none", "learned", "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    assert record["budget"] == {"epochs": 0.01, "train_images": 512, "seeds": [0]}
+    assert record["model"] == train.REFERENCE_MODEL
+    assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
+    assert [(r["position"], r["seed"]) for r in record["runs"]] == [
+        ("none", 0),
+        ("learned", 0),
+    ]
+    assert set(record["summary"]) == {"none", "learned"}
+    for kind, row in record["summary"].items():
+        accuracy = next(
+            r["test_accuracy"] for r in record["runs"] if r["position"] == kind
+        )
+        assert row == {
+            "mean": round(accuracy, 4),
+            "std": 0.0,
+            "min": accuracy,
+            "max": accuracy,
+        }
+
+
+def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
+    try:
+        info = vitbook.pretrained_info()
+    except FileNotFoundError:
+        pytest.skip("no shipped checkpoint yet: run `python -m vitbook.train`")
+    model = vitbook.load_pretrained()  # checks the SHA-256
+    assert model.pos_embed.shape == (1, 1 + 7 * 7, info["model"]["dim"])
+    for key in ("epochs", "seed", "train_seconds", "device", "torch", "test_accuracy"):
+        assert key in info, key
+    assert info["curve"][-1]["test_accuracy"] == info["test_accuracy"]
+    try:
+        results = vitbook.load_results("position_ablation")
+    except FileNotFoundError:
+        return
+    assert set(results["summary"]) <= {"none", "learned", "sincos1d", "sincos2d"}
+    assert set(results["budget"]) == {"epochs", "train_images", "seeds"}
+
+
+@pytest.fixture
+def conv_stem_test_split(monkeypatch):
+    """The real training data, but only the first 1000 test images (for the conv-stem script)."""
+    real = train.load_fashion_mnist
+
+    def loader(split: str = "train", download: bool = True):
+        images, labels = real(split, download)
+        return (images[:1000], labels[:1000]) if split == "test" else (images, labels)
+
+    monkeypatch.setattr(train, "load_fashion_mnist", loader)
+
+
+def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split):
+    from vitbook import conv_stem
+
+    out = tmp_path / "conv_stem.json"
+    record = conv_stem.main(
+        ["--train-limit", "512", "--epochs", "0.01", "--seeds", "1"]
+        + ["--lrs", "4e-3", "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    assert record["budget"] == {
+        "epochs": 0.01,
+        "train_images": 512,
+        "lrs": [4e-3],
+        "seeds": [0],
+    }
+    assert record["model"] == train.REFERENCE_MODEL
+    assert record["paper_claim"] == conv_stem.PAPER_CLAIM
+    cost = record["cost"]
+    assert cost["patchify"]["depth"] == 4 and cost["conv"]["depth"] == 3
+    assert cost["conv"]["stem_channels"][-1] == train.REFERENCE_MODEL["dim"]
+    # the matched budget: parameters within 1 %, FLOPs within 5 %
+    assert abs(cost["conv"]["parameters"] / cost["patchify"]["parameters"] - 1) < 0.01
+    assert abs(cost["conv"]["flops"] / cost["patchify"]["flops"] - 1) < 0.05
+    assert [(r["stem"], r["lr"], r["seed"]) for r in record["runs"]] == [
+        ("patchify", 4e-3, 0),
+        ("conv", 4e-3, 0),
+    ]
+    for run, row in zip(record["runs"], record["summary"]):
+        assert 0.0 <= run["test_accuracy"] <= 1.0 and run["final_train_loss"] > 0
+        assert (row["stem"], row["lr"], row["seeds"]) == (run["stem"], run["lr"], 1)
+        assert row["mean"] == round(run["test_accuracy"], 4) and row["std"] == 0.0
+    assert record["wall_seconds"] > 0
+
+
+def test_train_fashion_vit_builds_a_conv_stem_on_request(conv_stem_test_split):
+    model, config, info = train.train_fashion_vit(
+        epochs=0.01,
+        train_limit=256,
+        evals=1,
+        log=None,
+        depth=1,
+        stem="conv",
+        stem_channels=[8, 128],
+    )
+    assert isinstance(model.patch_embed, vitbook.ConvStem)
+    assert model.patch_embed.channels == (8, 128) and len(model.blocks) == 1
+    assert info["stem"] == {"kind": "conv", "channels": [8, 128]}
+    assert "stem" not in config and "embedding" not in config
+    with pytest.raises(
+        ValueError, match="stem must be 'patchify' or 'conv', got 'hybrid'"
+    ):
+        train.train_fashion_vit(epochs=0.01, train_limit=256, log=None, stem="hybrid")
+
+
+def test_the_shipped_conv_stem_results_are_complete():
+    try:
+        results = vitbook.load_results("conv_stem")
+    except FileNotFoundError:
+        pytest.skip("no shipped conv_stem.json yet: run `python -m vitbook.conv_stem`")
+    budget = results["budget"]
+    assert len(budget["seeds"]) >= 3 and len(budget["lrs"]) >= 2
+    assert results["model"] == train.REFERENCE_MODEL
+    pairs = {(row["stem"], row["lr"]) for row in results["summary"]}
+    assert pairs == {(s, lr) for s in ("patchify", "conv") for lr in budget["lrs"]}
+    assert len(results["runs"]) == 2 * len(budget["lrs"]) * len(budget["seeds"])
+    cost = results["cost"]
+    assert abs(cost["conv"]["parameters"] / cost["patchify"]["parameters"] - 1) < 0.01

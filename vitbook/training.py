@@ -1,0 +1,135 @@
+"""A small, seeded training loop for the book's experiments: fixed steps, AdamW, warm-up + cosine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "TrainConfig",
+    "accuracy",
+    "default_device",
+    "train_classifier",
+]
+
+
+def default_device() -> torch.device:
+    """A GPU when one is present (as on a Colab GPU runtime), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class TrainConfig:
+    """How long and how fast to train: ``steps`` mini-batches of ``batch_size``, peak ``lr``."""
+
+    steps: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 20
+    grad_clip: float = 1.0
+    seed: int = 0
+    label_smoothing: float = 0.0
+    log_every: int = 0  # 0: record the loss of every step, print nothing
+
+
+@dataclass
+class TrainHistory:
+    """What a run recorded: the loss of every step and the learning rate used."""
+
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+
+
+def _lr_at(step: int, config: TrainConfig) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.5 * config.lr * (1 + math.cos(math.pi * progress))
+
+
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainConfig | None = None,
+    augment=None,
+    on_step=None,
+) -> TrainHistory:
+    """Train ``model`` on ``(images, labels)`` for ``config.steps`` seeded mini-batches.
+
+    ``images`` ``(M, ...)`` and ``labels`` ``(M,)`` stay where they are; each batch moves to the
+    model's device. ``augment``, if given, maps ``(batch, generator)`` to an augmented batch;
+    ``on_step``, if given, is called as ``on_step(steps_done, model)`` after every step.
+    The same seed, data and model give the same run.
+    """
+    config = config or TrainConfig()
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(config.seed)
+    decay = [
+        p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n
+    ]
+    no_decay = [
+        p for n, p in model.named_parameters() if p.ndim < 2 or "pos_embed" in n
+    ]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+    )
+    history = TrainHistory()
+    model.train()
+    order = torch.randperm(len(images), generator=generator)
+    cursor = 0
+    for step in range(config.steps):
+        if cursor + config.batch_size > len(order):
+            order, cursor = torch.randperm(len(images), generator=generator), 0
+        index = order[cursor : cursor + config.batch_size]
+        cursor += config.batch_size
+        x, y = images[index].to(device), labels[index].to(device)
+        if augment is not None:
+            x = augment(x, generator)
+        lr = _lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = F.cross_entropy(model(x), y, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        history.losses.append(loss.item())
+        history.lrs.append(lr)
+        if config.log_every and (step + 1) % config.log_every == 0:
+            print(f"step {step + 1:5d}  loss {loss.item():.3f}")
+        if on_step is not None:
+            on_step(step + 1, model)
+            model.train()
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
+) -> float:
+    """The fraction of ``images`` that ``model`` classifies as ``labels`` (in eval mode)."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device)
+        correct += (
+            (model(x).argmax(dim=-1).cpu() == labels[start : start + batch_size])
+            .sum()
+            .item()
+        )
+    return correct / len(images)
