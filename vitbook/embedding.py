@@ -3,7 +3,9 @@
 ``PatchEmbedding`` is the book's form: ``patchify`` then ``nn.Linear(P*P*C, D)``. The paper's
 code and timm write the same map as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``; the two
 conversion functions move weights between the forms, minding that ``patchify`` flattens a
-patch channels-last while a ``Conv2d`` kernel is stored channels-first.
+patch channels-last while a ``Conv2d`` kernel is stored channels-first. ``ConvStem`` is the
+alternative of "Early Convolutions Help Transformers See Better": stride-2 3x3 convolutions,
+then a 1x1 convolution, giving tokens on the same grid.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .patches import _check_patch_size, patchify
+from .patches import _check_patch_size, grid_size, patchify
 
 __all__ = [
+    "ConvStem",
     "PatchEmbedding",
     "conv_to_linear",
     "cosine_similarity_matrix",
@@ -115,3 +118,75 @@ def cosine_similarity_matrix(
     )  # (..., N, D), each row of length 1 (or 0)
     y_unit = torch.nn.functional.normalize(y, dim=-1, eps=eps)  # (..., M, D)
     return x_unit @ y_unit.transpose(-2, -1)  # (..., N, M)
+
+
+class ConvStem(nn.Module):
+    """Images ``(B, C, H, W)`` -> tokens ``(B, N, D)`` through a convolutional stem (Xiao et al., 2021).
+
+    ``log2(P)`` stages of [3x3 convolution, stride 2, padding 1, no bias -> BatchNorm -> ReLU]
+    halve the image ``log2(P)`` times, then ``proj = nn.Conv2d(channels[-1], D, 1)`` maps each
+    cell to ``D`` values. The tokens lie on the same ``(H/P, W/P)`` grid, in the same raster
+    order, as ``PatchEmbedding``'s. ``channels`` are the stages' widths; by default they follow
+    the paper's smaller stems: the last stage has ``D`` channels and each earlier one half as
+    many (P=16, D=128: 16, 32, 64, 128). Token ``i`` sees a ``(2P-1) x (2P-1)`` window: its own
+    ``P x P`` cell and ``P-1`` pixels above and to the left of it.
+    """
+
+    def __init__(
+        self,
+        patch_size: int = 16,
+        in_channels: int = 3,
+        dim: int = 128,
+        channels: tuple[int, ...] | list[int] | None = None,
+    ):
+        super().__init__()
+        p = _check_patch_size(patch_size)
+        if p < 2 or p & (p - 1):
+            raise ValueError(
+                f"patch_size must be a power of two >= 2 (one stride-2 convolution per "
+                f"halving), got {p}; use 2, 4, 8, 16 or 32"
+            )
+        if in_channels <= 0 or dim <= 0:
+            raise ValueError(
+                f"in_channels and dim must be positive, got {in_channels} and {dim}"
+            )
+        num_convs = p.bit_length() - 1  # log2(P)
+        if channels is None:
+            channels = [
+                max(1, dim // 2 ** (num_convs - 1 - k)) for k in range(num_convs)
+            ]
+        channels = list(channels)
+        if len(channels) != num_convs or not all(
+            isinstance(c, int) and c > 0 for c in channels
+        ):
+            raise ValueError(
+                f"channels must be {num_convs} positive ints (one per stride-2 "
+                f"convolution, log2({p}) = {num_convs}), got {channels}"
+            )
+        self.patch_size, self.in_channels, self.dim = p, in_channels, dim
+        self.channels = tuple(channels)
+        stages, c_in = [], in_channels
+        for c_out in channels:
+            stages.append(
+                nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.ReLU(),
+                )
+            )
+            c_in = c_out
+        self.stages = nn.Sequential(*stages)
+        self.proj = nn.Conv2d(c_in, dim, kernel_size=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.ndim != 4:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else None
+            raise ValueError(f"images must have shape (B, C, H, W), got {shape}")
+        if images.shape[1] != self.in_channels:
+            raise ValueError(
+                f"expected {self.in_channels} channels in (B, C, H, W), got shape {tuple(images.shape)}"
+            )
+        # a side that is no multiple of P raises an error naming it
+        grid_size(images.shape[-2:], self.patch_size)
+        x = self.proj(self.stages(images))  # (B, D, H/P, W/P)
+        return x.flatten(2).transpose(1, 2)  # (B, N, D), raster order
