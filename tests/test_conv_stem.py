@@ -183,34 +183,27 @@ def test_receptive_field_reaches_past_the_cell(patch_size):
             }
 
 
+SMALL_VIT = dict(
+    image_size=28,
+    patch_size=4,
+    num_classes=10,
+    dim=32,
+    depth=1,
+    heads=2,
+    mlp_dim=64,
+    channels=1,
+)
+
+
 def test_vit_takes_a_conv_stem_as_its_embedding():
     torch.manual_seed(0)
     stem = ConvStem(4, 1, 32, channels=(16, 32))
-    model = ViT(
-        image_size=28,
-        patch_size=4,
-        num_classes=10,
-        dim=32,
-        depth=1,
-        heads=2,
-        mlp_dim=64,
-        channels=1,
-        embedding=stem,
-    ).eval()
+    model = ViT(**SMALL_VIT, embedding=stem).eval()
     assert model.patch_embed is stem
     images = torch.rand(3, 1, 28, 28)
     assert model.tokens(images).shape == (3, 1 + 49, 32)
     assert model(images).shape == (3, 10)
-    plain = ViT(
-        image_size=28,
-        patch_size=4,
-        num_classes=10,
-        dim=32,
-        depth=1,
-        heads=2,
-        mlp_dim=64,
-        channels=1,
-    )
+    plain = ViT(**SMALL_VIT)
     difference = sum(p.numel() for p in model.parameters()) - sum(
         p.numel() for p in plain.parameters()
     )
