@@ -19,14 +19,19 @@ __all__ = [
 ]
 
 
+def _numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A tensor (on any device, with or without grad) or an array, as a NumPy array."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
 def _as_hwc(image: np.ndarray | torch.Tensor) -> np.ndarray:
     """An image as an ``(H, W, C)`` array for ``imshow``: accepts ``(H, W, C)`` arrays and ``(1, C, H, W)``/``(C, H, W)`` tensors."""
     if isinstance(image, torch.Tensor):
-        image = image.detach().cpu()
-        if image.ndim == 4:
-            image = image[0]
-        image = image.permute(1, 2, 0).numpy()
-    return np.asarray(image)
+        image = image[0] if image.ndim == 4 else image
+        image = image.permute(1, 2, 0)
+    return _numpy(image)
 
 
 def draw_patch_grid(
@@ -78,11 +83,7 @@ def draw_patch_grid(
 
 def patch_image(patch_vector: np.ndarray | torch.Tensor, patch_size: int) -> np.ndarray:
     """A flattened channels-last patch ``(P*P*C,)`` back as a ``(P, P, C)`` array for ``imshow``."""
-    vec = np.asarray(
-        patch_vector.detach().cpu()
-        if isinstance(patch_vector, torch.Tensor)
-        else patch_vector
-    )
+    vec = _numpy(patch_vector)
     channels = vec.size // (patch_size * patch_size)
     return vec.reshape(patch_size, patch_size, channels)
 
@@ -120,12 +121,7 @@ def draw_similarity_grid(
     ``query`` (a raster index) is outlined. Returns the image, for ``fig.colorbar``. The default
     colours suit cosine similarities: ``RdBu_r`` from -1 to 1, white at 0.
     """
-    values = (
-        similarities.detach().cpu().numpy()
-        if isinstance(similarities, torch.Tensor)
-        else similarities
-    )
-    values = np.asarray(values, dtype=float)
+    values = _numpy(similarities).astype(float)
     rows, cols = grid
     if values.shape != (rows * cols,):
         raise ValueError(

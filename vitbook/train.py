@@ -22,7 +22,7 @@ from .model import POSITION_KINDS, ViT
 from .pretrained import WEIGHTS_DIR, save_checkpoint
 from .training import TrainConfig, accuracy, default_device, train_classifier
 
-__all__ = ["REFERENCE_MODEL", "main", "train_fashion_vit"]
+__all__ = ["REFERENCE_MODEL", "REFERENCE_RECIPE", "main", "train_fashion_vit"]
 
 
 REFERENCE_MODEL = {
@@ -37,13 +37,24 @@ REFERENCE_MODEL = {
 }
 
 
+#: The recipe of the committed checkpoint; the script's and ``train_fashion_vit``'s defaults.
+REFERENCE_RECIPE = {
+    "epochs": 10,
+    "batch_size": 128,
+    "lr": 2e-3,
+    "weight_decay": 0.05,
+    "label_smoothing": 0.1,
+    "augment": "none",
+}
+
+
 def train_fashion_vit(
-    epochs: float = 10,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    weight_decay: float = 0.05,
-    label_smoothing: float = 0.1,
-    augment: str = "none",
+    epochs: float = REFERENCE_RECIPE["epochs"],
+    batch_size: int = REFERENCE_RECIPE["batch_size"],
+    lr: float = REFERENCE_RECIPE["lr"],
+    weight_decay: float = REFERENCE_RECIPE["weight_decay"],
+    label_smoothing: float = REFERENCE_RECIPE["label_smoothing"],
+    augment: str = REFERENCE_RECIPE["augment"],
     seed: int = 0,
     train_limit: int = 0,
     evals: int = 10,
@@ -166,12 +177,20 @@ def main(argv: list[str] | None = None) -> dict:
         prog="python -m vitbook.train",
         description="Train the tiny ViT on Fashion-MNIST; write <out>.pt and <out>.json.",
     )
-    parser.add_argument("--epochs", type=float, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.05)
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--augment", choices=["shift-flip", "none"], default="none")
+    parser.add_argument("--epochs", type=float, default=REFERENCE_RECIPE["epochs"])
+    parser.add_argument(
+        "--batch-size", type=int, default=REFERENCE_RECIPE["batch_size"]
+    )
+    parser.add_argument("--lr", type=float, default=REFERENCE_RECIPE["lr"])
+    parser.add_argument(
+        "--weight-decay", type=float, default=REFERENCE_RECIPE["weight_decay"]
+    )
+    parser.add_argument(
+        "--label-smoothing", type=float, default=REFERENCE_RECIPE["label_smoothing"]
+    )
+    parser.add_argument(
+        "--augment", choices=["shift-flip", "none"], default=REFERENCE_RECIPE["augment"]
+    )
     parser.add_argument("--depth", type=int, default=REFERENCE_MODEL["depth"])
     parser.add_argument("--position", choices=POSITION_KINDS, default="learned")
     parser.add_argument("--pool", choices=["cls", "mean"], default="cls")
