@@ -164,3 +164,16 @@ def test_the_real_test_split():
     images, labels = data.load_fashion_mnist("test", download=False)
     assert tuple(images.shape) == (10000, 28, 28) and tuple(labels.shape) == (10000,)
     assert np.bincount(labels.numpy()).tolist() == [1000] * 10
+
+
+def test_random_flip_mirrors_each_image_or_leaves_it_and_repeats_with_the_seed():
+    import torch
+
+    images = torch.rand(64, 1, 28, 28)
+    out = data.random_flip(images, torch.Generator().manual_seed(0))
+    again = data.random_flip(images, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again) and out.shape == images.shape
+    flipped = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images)]
+    assert all(f != k for f, k in zip(flipped, kept))  # each image one or the other
+    assert 16 < sum(flipped) < 48  # about half, for this seed

@@ -211,12 +211,12 @@ def test_the_shipped_conv_stem_results_are_complete():
 
 
 def test_the_script_defaults_reproduce_the_shipped_checkpoints_recipe():
-    from vitbook.train import REFERENCE_MODEL, REFERENCE_RECIPE
+    from vitbook.train import AUGMENTATIONS, REFERENCE_MODEL, REFERENCE_RECIPE
 
     record = vitbook.pretrained_info()
     train = record["train"]
     assert record["epochs"] == REFERENCE_RECIPE["epochs"]
-    assert record["augmentation"] == REFERENCE_RECIPE["augment"]
+    assert record["augmentation"] == AUGMENTATIONS[REFERENCE_RECIPE["augment"]][1]
     for key in ("batch_size", "lr", "weight_decay", "label_smoothing"):
         assert train[key] == REFERENCE_RECIPE[key], key
     assert {k: record["model"][k] for k in REFERENCE_MODEL} == REFERENCE_MODEL

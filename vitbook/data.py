@@ -184,6 +184,12 @@ def load_fashion_mnist(
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
+def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image of a batch ``(B, C, H, W)`` left-right with probability 1/2 (seeded)."""
+    flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
 def random_crop_flip(
     images: torch.Tensor, generator: torch.Generator, padding: int = 2
 ) -> torch.Tensor:

@@ -34,6 +34,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     label_smoothing: float = 0.0
+    fused: bool = False  # AdamW's fused kernel: a few % faster, last bits differ
     log_every: int = 0  # 0: record the loss of every step, print nothing
 
 
@@ -84,6 +85,7 @@ def train_classifier(
             {"params": no_decay, "weight_decay": 0.0},
         ],
         lr=config.lr,
+        fused=config.fused or None,
     )
     history = TrainHistory()
     model.train()
