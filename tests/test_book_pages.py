@@ -1,0 +1,138 @@
+"""The HTML book as a document: captioned figures, citations that resolve, lint config."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, config, load_notebook, toc_entries, toc_notebooks
+
+NOTEBOOKS = toc_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+
+
+def figure_cells(nb: dict) -> list[tuple[int, dict]]:
+    """(index, cell) of every code cell with a PNG among its outputs."""
+    return [
+        (i, c)
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        and any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+    ]
+
+
+def display_outputs(cell: dict) -> list[dict]:
+    return [
+        o
+        for o in cell.get("outputs", [])
+        if o["output_type"] in ("display_data", "execute_result")
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_has_a_caption_or_alt_text(path):
+    missing, doubled = [], []
+    for index, cell in figure_cells(load_notebook(path)):
+        options = cell["metadata"].get("mystnb", {})
+        caption = options.get("figure", {}).get("caption", "").strip()
+        alt = options.get("image", {}).get("alt", "").strip()
+        if not (caption or alt):
+            missing.append(index)
+        # myst-nb wraps every display output of a captioned cell in the same figure
+        if caption and len(display_outputs(cell)) != 1:
+            doubled.append(index)
+    assert missing == [], (
+        f"{path.name}: cells {missing} draw a figure with neither a caption nor alt text;"
+        ' add cell metadata {"mystnb": {"figure": {"caption": ..., "name": ...}}}'
+    )
+    assert doubled == [], (
+        f"{path.name}: cells {doubled} have a figure caption but more than one display"
+        " output, so the caption would repeat; give them alt text instead"
+    )
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = [
+        cell["metadata"]["mystnb"]["figure"]["name"]
+        for path in NOTEBOOKS
+        for _, cell in figure_cells(load_notebook(path))
+        if "name" in cell["metadata"].get("mystnb", {}).get("figure", {})
+    ]
+    assert len(names) == len(set(names)), sorted(
+        n for n in set(names) if names.count(n) > 1
+    )
+
+
+def bib_keys() -> set[str]:
+    text = (ROOT / "references.bib").read_text()
+    return set(re.findall(r"^@\w+\{([^,]+),", text, re.MULTILINE))
+
+
+def cited_keys() -> dict[str, set[str]]:
+    """Every key cited in each page's Markdown: notebooks' Markdown cells and .md pages."""
+    cited = {}
+    for entry in toc_entries():
+        notebook = ROOT / f"{entry}.ipynb"
+        if notebook.exists():
+            text = "\n".join(
+                "".join(c["source"])
+                for c in load_notebook(notebook)["cells"]
+                if c["cell_type"] == "markdown"
+            )
+        else:
+            text = (ROOT / f"{entry}.md").read_text()
+        cited[entry] = {
+            key.strip() for keys in CITE.findall(text) for key in keys.split(",")
+        }
+    return cited
+
+
+def test_the_bibliography_is_configured_and_listed_in_the_book():
+    assert config()["bibtex_bibfiles"] == ["references.bib"]
+    pages = [e for e in toc_entries() if (ROOT / f"{e}.md").exists()]
+    assert any("{bibliography}" in (ROOT / f"{p}.md").read_text() for p in pages), (
+        "no page of _toc.yml holds the {bibliography} directive"
+    )
+
+
+def test_every_citation_resolves_and_every_work_is_cited():
+    keys, cited = bib_keys(), cited_keys()
+    unknown = {page: sorted(c - keys) for page, c in cited.items() if c - keys}
+    assert unknown == {}, f"cited but not in references.bib: {unknown}"
+    uncited = keys - set().union(*cited.values())
+    assert uncited == set(), f"in references.bib but cited nowhere: {sorted(uncited)}"
+
+
+def test_the_notation_page_is_in_the_book():
+    assert "book/notation" in toc_entries()
+
+
+def test_pre_commit_runs_the_pinned_ruff_on_python_and_notebooks():
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+    ruff = next(r for r in hooks if r["repo"].endswith("/ruff-pre-commit"))
+    pin = re.search(
+        r"^ruff==(\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE
+    )
+    assert pin, "requirements.txt pins no ruff"
+    assert ruff["rev"] == f"v{pin.group(1)}", (
+        f".pre-commit-config.yaml runs ruff {ruff['rev']}, requirements.txt pins "
+        f"{pin.group(1)}: make them agree"
+    )
+    for hook in ruff["hooks"]:
+        assert "jupyter" in hook.get("types_or", []), f"{hook['id']} skips notebooks"
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_the_code_base_passes_ruff(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
