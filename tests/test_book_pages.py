@@ -1,4 +1,4 @@
-"""The HTML book as a document: captioned figures, citations that resolve, lint config."""
+"""The HTML book as a document: numbered figures, citations that resolve, lint config."""
 
 from __future__ import annotations
 
@@ -33,24 +33,25 @@ def display_outputs(cell: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_every_figure_has_a_caption_or_alt_text(path):
+def test_every_figure_has_a_numbered_caption_and_alt_text(path):
     missing, doubled = [], []
     for index, cell in figure_cells(load_notebook(path)):
         options = cell["metadata"].get("mystnb", {})
-        caption = options.get("figure", {}).get("caption", "").strip()
+        figure = options.get("figure", {})
         alt = options.get("image", {}).get("alt", "").strip()
-        if not (caption or alt):
+        if not (figure.get("caption", "").strip() and figure.get("name") and alt):
             missing.append(index)
         # myst-nb wraps every display output of a captioned cell in the same figure
-        if caption and len(display_outputs(cell)) != 1:
+        if len(display_outputs(cell)) != 1:
             doubled.append(index)
     assert missing == [], (
-        f"{path.name}: cells {missing} draw a figure with neither a caption nor alt text;"
-        ' add cell metadata {"mystnb": {"figure": {"caption": ..., "name": ...}}}'
+        f"{path.name}: cells {missing} draw a figure without a caption, a name or alt"
+        ' text; add cell metadata {"mystnb": {"figure": {"caption": ..., "name":'
+        ' "fig-NN-..."}, "image": {"alt": ...}}}'
     )
     assert doubled == [], (
-        f"{path.name}: cells {doubled} have a figure caption but more than one display"
-        " output, so the caption would repeat; give them alt text instead"
+        f"{path.name}: cells {doubled} draw more than one output, so the caption would"
+        " repeat under each; draw one figure per cell"
     )
 
 
