@@ -94,6 +94,10 @@ def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
     assert record["budget"] == {"epochs": 0.01, "train_images": 512, "seeds": [0]}
     assert record["model"] == train.REFERENCE_MODEL
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
+    # the short-run recipe, not the reference model's: what the committed results used
+    shipped = vitbook.load_results("position_ablation")
+    assert record["recipe"] == shipped["recipe"]
+    assert "batch 128" in record["recipe"] and "augmentation: none" in record["recipe"]
     assert [(r["position"], r["seed"]) for r in record["runs"]] == [
         ("none", 0),
         ("learned", 0),
@@ -158,6 +162,9 @@ def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split
     }
     assert record["model"] == train.REFERENCE_MODEL
     assert record["paper_claim"] == conv_stem.PAPER_CLAIM
+    shipped = vitbook.load_results("conv_stem")
+    assert record["recipe"] == shipped["recipe"]
+    assert "batch 128" in record["recipe"] and "augmentation: none" in record["recipe"]
     cost = record["cost"]
     assert cost["patchify"]["depth"] == 4 and cost["conv"]["depth"] == 3
     assert cost["conv"]["stem_channels"][-1] == train.REFERENCE_MODEL["dim"]

@@ -23,7 +23,7 @@ import torch
 from .embedding import ConvStem
 from .model import ViT, count_flops, count_parameters
 from .pretrained import RESULTS_DIR
-from .train import REFERENCE_MODEL, train_fashion_vit
+from .train import REFERENCE_MODEL, SHORT_RUN_RECIPE, describe_recipe, train_fashion_vit
 
 __all__ = [
     "PAPER_CLAIM",
@@ -111,6 +111,7 @@ def run(
         for name, options in stems.items():
             for seed in seeds:
                 _, _, info = train_fashion_vit(
+                    **SHORT_RUN_RECIPE,
                     epochs=epochs,
                     seed=seed,
                     lr=lr,
@@ -175,8 +176,7 @@ def run(
             "seeds": list(seeds),
         },
         "cost": budget,
-        "recipe": "vitbook.train.train_fashion_vit defaults (AdamW, batch 128, weight decay 0.05, "
-        "warm-up + cosine, label smoothing 0.1, gradient clipping 1.0, no augmentation)",
+        "recipe": describe_recipe(info, lr="as in each run"),
         "paper_claim": PAPER_CLAIM,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

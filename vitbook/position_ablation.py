@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .pretrained import RESULTS_DIR
-from .train import REFERENCE_MODEL, train_fashion_vit
+from .train import REFERENCE_MODEL, SHORT_RUN_RECIPE, describe_recipe, train_fashion_vit
 
 __all__ = ["PAPER_TABLE_8", "main", "run"]
 
@@ -48,6 +48,7 @@ def run(
     for kind in kinds:
         for seed in seeds:
             model, config, info = train_fashion_vit(
+                **SHORT_RUN_RECIPE,
                 epochs=epochs,
                 lr=lr,
                 seed=seed,
@@ -78,8 +79,7 @@ def run(
             "train_images": train_limit or 60000,
             "seeds": list(seeds),
         },
-        "recipe": f"vitbook.train.train_fashion_vit: AdamW lr {lr:g}, batch 128, weight decay 0.05, "
-        "warm-up + cosine, label smoothing 0.1, gradient clipping 1.0, no augmentation",
+        "recipe": describe_recipe(info),
         "torch": torch.__version__,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "runs": runs,

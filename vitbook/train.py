@@ -22,7 +22,14 @@ from .model import POSITION_KINDS, ViT
 from .pretrained import WEIGHTS_DIR, save_checkpoint
 from .training import TrainConfig, accuracy, default_device, train_classifier
 
-__all__ = ["REFERENCE_MODEL", "REFERENCE_RECIPE", "main", "train_fashion_vit"]
+__all__ = [
+    "REFERENCE_MODEL",
+    "REFERENCE_RECIPE",
+    "SHORT_RUN_RECIPE",
+    "describe_recipe",
+    "main",
+    "train_fashion_vit",
+]
 
 
 REFERENCE_MODEL = {
@@ -48,6 +55,31 @@ REFERENCE_RECIPE = {
 }
 
 
+#: The recipe of the short experiments (``position_ablation``, ``conv_stem``), with which
+#: their committed results were made; each script passes it explicitly (and its own ``lr``).
+SHORT_RUN_RECIPE = {
+    "batch_size": 128,
+    "weight_decay": 0.05,
+    "label_smoothing": 0.1,
+    "augment": "none",
+    "fused": False,
+}
+
+
+def describe_recipe(info: dict, lr: str = "") -> str:
+    """One line naming the recipe a ``train_fashion_vit`` run recorded in its ``info``.
+
+    ``lr`` replaces the run's learning rate in the text, for records of several rates.
+    """
+    train = info["train"]
+    return (
+        f"vitbook.train.train_fashion_vit: AdamW lr {lr or format(train['lr'], 'g')}, batch "
+        f"{train['batch_size']}, weight decay {train['weight_decay']:g}, warm-up + cosine, "
+        f"label smoothing {train['label_smoothing']:g}, gradient clipping "
+        f"{train['grad_clip']:g}, augmentation: {info['augmentation']}"
+    )
+
+
 #: ``--augment`` choices: the batch transform and how the checkpoint's record describes it.
 AUGMENTATIONS = {
     "none": (None, "none"),
@@ -66,6 +98,7 @@ def train_fashion_vit(
     weight_decay: float = REFERENCE_RECIPE["weight_decay"],
     label_smoothing: float = REFERENCE_RECIPE["label_smoothing"],
     augment: str = REFERENCE_RECIPE["augment"],
+    fused: bool = True,
     seed: int = 0,
     train_limit: int = 0,
     evals: int = 10,
@@ -122,7 +155,7 @@ def train_fashion_vit(
         warmup_steps=min(steps // 10, steps_per_epoch),
         seed=seed,
         label_smoothing=label_smoothing,
-        fused=True,
+        fused=fused,
     )
     eval_at = {max(1, round(steps * (k + 1) / evals)) for k in range(evals)}
     curve, clock = [], {"train": 0.0, "since": time.perf_counter()}
