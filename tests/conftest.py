@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from tools.toc import ROOT, config, toc_entries, toc_notebooks  # noqa: F401
+from tools.toc import ROOT, colab_link, config, toc_entries, toc_notebooks  # noqa: F401
 
 
 def load_notebook(path: Path) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, config, toc_entries, toc_notebooks
+from conftest import ROOT, colab_link, config, toc_entries, toc_notebooks
 
 try:
     from selenium import webdriver
@@ -315,28 +314,14 @@ return Array.from(document.querySelectorAll("a[href]"), a => a.href)
 
 def test_colab_link_opens_this_pages_own_notebook(page, browser):
     on_page(browser, page)
-    cfg = config()
-    colab = cfg["launch_buttons"]["colab_url"].rstrip("/")
+    colab = config()["launch_buttons"]["colab_url"].rstrip("/")
     links = sorted(set(browser.execute_script(COLAB_LINKS, f"{colab}/")))
     if page.entry not in NOTEBOOK_ENTRIES:
         assert links == [], f"{page.entry} is not a notebook but links Colab: {links}"
         return
-    assert len(links) == 1, f"{page.entry}.html: expected one Colab link, got {links}"
-    repository = cfg["repository"]
-    owner_repo = repository["url"].rstrip("/").split("github.com/", 1)[1]
-    match = re.fullmatch(
-        re.escape(colab) + r"/github/([^/]+/[^/]+)/blob/([^/]+)/(.+)", links[0]
-    )
-    assert match, f"{page.entry}.html: {links[0]} is not a Colab GitHub link"
-    linked_repo, branch, path = match.groups()
-    book = repository.get("path_to_book", "").strip("/")
-    expected = f"{book}/{page.entry}.ipynb" if book else f"{page.entry}.ipynb"
-    assert (linked_repo, branch) == (owner_repo, repository["branch"]), (
-        f"{page.entry}.html opens {linked_repo}@{branch} in Colab, but _config.yml "
-        f"says {owner_repo}@{repository['branch']}"
-    )
-    assert path == expected, (
-        f"{page.entry}.html opens {path} in Colab; its notebook is {expected}"
+    expected = colab_link(page.entry)  # repository, branch and path from _config.yml
+    assert links == [expected], (
+        f"{page.entry}.html links Colab to {links}; its notebook's link is {expected}"
     )
     assert (ROOT / f"{page.entry}.ipynb").is_file()
 

@@ -1,4 +1,8 @@
-"""The book's structure: the table of contents, stored outputs, Colab install cells and links."""
+"""The book's structure: the table of contents, stored outputs, Colab install cells and links.
+
+That each built page links Colab to its own notebook is checked in the browser
+(tests/test_browser.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 from conftest import (
     REPO_URL_LINE,
     ROOT,
+    colab_link,
     config,
     load_notebook,
     toc_entries,
@@ -114,16 +119,6 @@ def test_notebooks_read_no_file_by_a_repository_path(path: Path):
         )
 
 
-def colab_link(entry: str) -> str:
-    cfg = config()
-    url = cfg["repository"]["url"].rstrip("/")
-    org_repo = url.split("github.com/")[1]
-    book = cfg["repository"].get("path_to_book", "").strip("/")
-    path = f"{book}/{entry}.ipynb" if book else f"{entry}.ipynb"
-    colab = cfg["launch_buttons"]["colab_url"].rstrip("/")
-    return f"{colab}/github/{org_repo}/blob/{cfg['repository']['branch']}/{path}"
-
-
 def test_colab_links_in_the_config_point_at_real_notebooks():
     cfg = config()
     assert cfg["repository"]["url"].startswith("https://github.com/")
@@ -135,20 +130,3 @@ def test_colab_links_in_the_config_point_at_real_notebooks():
         assert (ROOT / repo_path).is_file(), (
             f"Colab link {link} names {repo_path}, which is not in the repository"
         )
-
-
-HTML = ROOT / "_build" / "html"
-
-
-@pytest.mark.skipif(
-    not (HTML / "index.html").exists(),
-    reason="the book is not built; run the README's build command",
-)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_built_pages_link_colab_to_their_own_notebook(path: Path):
-    entry = str(path.relative_to(ROOT).with_suffix(""))
-    page = (HTML / f"{entry}.html").read_text()
-    links = set(
-        re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page)
-    )
-    assert links == {colab_link(entry)}, f"{entry}.html links Colab to {links}"

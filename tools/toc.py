@@ -38,3 +38,14 @@ def toc_notebooks() -> list[Path]:
 
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def colab_link(entry: str) -> str:
+    """The Colab launch link of a notebook entry (``book/02_patches``), from _config.yml."""
+    cfg = config()
+    url = cfg["repository"]["url"].rstrip("/")
+    org_repo = url.split("github.com/")[1]
+    book = cfg["repository"].get("path_to_book", "").strip("/")
+    path = f"{book}/{entry}.ipynb" if book else f"{entry}.ipynb"
+    colab = cfg["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{org_repo}/blob/{cfg['repository']['branch']}/{path}"
