@@ -9,6 +9,8 @@ import sys
 import pytest
 from conftest import ROOT, config, load_notebook, toc_entries, toc_notebooks
 
+from tools.colab_check import requirement_pins
+
 NOTEBOOKS = toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
@@ -116,13 +118,11 @@ def test_pre_commit_runs_the_pinned_ruff_on_python_and_notebooks():
 
     hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
     ruff = next(r for r in hooks if r["repo"].endswith("/ruff-pre-commit"))
-    pin = re.search(
-        r"^ruff==(\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE
-    )
+    pin = requirement_pins().get("ruff")
     assert pin, "requirements.txt pins no ruff"
-    assert ruff["rev"] == f"v{pin.group(1)}", (
+    assert ruff["rev"] == f"v{pin}", (
         f".pre-commit-config.yaml runs ruff {ruff['rev']}, requirements.txt pins "
-        f"{pin.group(1)}: make them agree"
+        f"{pin}: make them agree"
     )
     for hook in ruff["hooks"]:
         assert "jupyter" in hook.get("types_or", []), f"{hook['id']} skips notebooks"
