@@ -451,13 +451,20 @@ def kernel_log(folder: Path) -> Path:
 def run_notebook(source: str, folder: Path, plan: dict) -> dict:
     """Copy ``source`` alone into the empty ``folder`` and run it there; return the record."""
     import nbformat
+    from jupyter_client import KernelManager
     from nbclient import NotebookClient
 
     notebook = folder / Path(source).name
     shutil.copyfile(source, notebook)
     nb = nbformat.read(notebook, as_version=4)
+    # The kernel talks over Unix sockets in its folder, not TCP ports: two kernels started
+    # at once can otherwise both be handed the same free port, and one dies at bind.
+    manager = KernelManager(
+        kernel_name=KERNEL_NAME, transport="ipc", ip=str(folder / "kernel")
+    )
     client = NotebookClient(
         nb,
+        km=manager,
         timeout=plan["timeout"],
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(folder)}},
