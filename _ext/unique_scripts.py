@@ -1,4 +1,5 @@
-"""Each page's <script> tags once: a Sphinx 7 bug, fixed upstream in sphinx-doc/sphinx#13402.
+"""Each page's <script> tags once: a Sphinx 7 bug,
+fixed upstream in sphinx-doc/sphinx#13402.
 
 An inline script an extension adds after the builder starts (sphinx-thebe's
 ``const THEBE_JS_URL = ...``) is written twice, and the second ``const`` is a

@@ -1,4 +1,5 @@
-"""The HTML book as a document: numbered figures, citations that resolve, lint config."""
+"""The HTML book as a document: numbered figures, citations that resolve,
+lint config."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def bib_keys() -> set[str]:
 
 
 def cited_keys() -> dict[str, set[str]]:
-    """Every key cited in each page's Markdown: notebooks' Markdown cells and .md pages."""
+    """Every key cited in each page's Markdown:
+    notebooks' Markdown cells and .md pages."""
     cited = {}
     for entry in toc_entries():
         notebook = ROOT / f"{entry}.ipynb"
@@ -137,3 +139,109 @@ def test_the_code_base_passes_ruff(command):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def gallery_cells(nb: dict) -> list[tuple[int, dict]]:
+    """(index, cell) of every code cell that shows a no-kernel explorer gallery."""
+    return [
+        (i, c)
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        and any(
+            "vb-gallery" in "".join(o.get("data", {}).get("text/html", ""))
+            for o in c.get("outputs", [])
+        )
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_explorer_gallery_has_a_numbered_caption(path):
+    missing = [
+        index
+        for index, cell in gallery_cells(load_notebook(path))
+        if not (
+            cell["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
+            and cell["metadata"]["mystnb"]["figure"].get("name")
+        )
+    ]
+    assert missing == [], (
+        f"{path.name}: cells {missing} show an explorer gallery without a caption or "
+        'a name; add {"mystnb": {"figure": {"caption": ..., "name": "fig-NN-..."}}}'
+    )
+
+
+def chapter_prefix(path) -> str:
+    """The figure-name prefix of a page: fig-04- for 04_..., fig-00- for the intro."""
+    number = path.stem.split("_", 1)[0]
+    return f"fig-{number if number.isdigit() else '00'}-"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figure_names_carry_their_chapter_number(path):
+    nb = load_notebook(path)
+    names = [
+        cell["metadata"].get("mystnb", {}).get("figure", {}).get("name", "")
+        for _, cell in figure_cells(nb) + gallery_cells(nb)
+    ]
+    wrong = [n for n in names if n and not n.startswith(chapter_prefix(path))]
+    assert wrong == [], (
+        f"{path.name}: figure names {wrong} should start with {chapter_prefix(path)}"
+    )
+
+
+def png_outputs(nb: dict):
+    """(cell index, PIL image) of every stored PNG, gallery frames included."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            blobs = [data["image/png"]] if "image/png" in data else []
+            blobs += re.findall(
+                r"data:image/png;base64,([A-Za-z0-9+/=]+)",
+                "".join(data.get("text/html", "")),
+            )
+            for blob in blobs:
+                yield i, Image.open(io.BytesIO(base64.b64decode(blob)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_stored_figure_is_a_png_at_the_books_resolution(path):
+    from vitbook.plots import BOOK_DPI
+
+    nb = load_notebook(path)
+    low = [
+        (i, round(image.info.get("dpi", (0, 0))[0]))
+        for i, image in png_outputs(nb)
+        if image.info.get("dpi", (0, 0))[0] < BOOK_DPI - 0.5
+    ]
+    assert low == [], (
+        f"{path.name}: (cell, dpi) of figures below {BOOK_DPI} dpi: {low}; call "
+        "vitbook.plots.use_book_style() before drawing, then run tools/run_notebooks.py"
+    )
+    jpeg = [
+        i
+        for i, cell in enumerate(nb["cells"])
+        for out in cell.get("outputs", [])
+        if "image/jpeg" in out.get("data", {})
+        or "data:image/jpeg" in "".join(out.get("data", {}).get("text/html", ""))
+    ]
+    assert jpeg == [], f"{path.name}: cells {jpeg} store JPEG figures; use PNG"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_stored_output_warns_that_figure_text_is_too_small(path):
+    noisy = [
+        i
+        for i, cell in enumerate(load_notebook(path)["cells"])
+        for out in cell.get("outputs", [])
+        if "FigureLegibilityWarning" in "".join(out.get("text", ""))
+    ]
+    assert noisy == [], (
+        f"{path.name}: cells {noisy} draw figures whose text is under 7 pt at the "
+        "page width (see the warning in their output): enlarge the text or narrow "
+        "the figure"
+    )

@@ -56,7 +56,8 @@ NOTEBOOK_ENTRIES = {str(p.relative_to(ROOT).with_suffix("")) for p in toc_notebo
 
 
 def require_prerequisites() -> None:
-    """Skip only when asked to; otherwise fail, saying what is missing and how to add it."""
+    """Skip only when asked to; otherwise fail,
+    saying what is missing and how to add it."""
     if os.environ.get(SKIP_VARIABLE) == "1":
         pytest.skip(f"{SKIP_VARIABLE}=1: the browser test of the built book is skipped")
     skip_hint = f"(or set {SKIP_VARIABLE}=1 to skip the browser test on this machine)"
@@ -168,7 +169,11 @@ ALL_IMAGES_COMPLETE = "return Array.from(document.images).every(img => img.compl
 MATHJAX_DONE = """
 const done = arguments[arguments.length - 1];
 const promise = window.MathJax && MathJax.startup && MathJax.startup.promise;
-if (!promise) { done(null); } else { promise.then(() => done(null), e => done(String(e))); }
+if (!promise) {
+  done(null);
+} else {
+  promise.then(() => done(null), e => done(String(e)));
+}
 """
 
 
@@ -182,7 +187,8 @@ class Page:
 
 
 def open_page(browser, url: str) -> list[dict]:
-    """Load ``url`` as a reader would: wait for it, its formulas and (scrolled to) its images.
+    """Load ``url`` as a reader would: wait for it, its formulas and (scrolled to)
+    its images.
 
     Returns the browser log entries written meanwhile.
     """
@@ -345,7 +351,8 @@ def visible_frame(browser, gallery, where: str) -> dict:
 
 
 def test_every_explorer_shows_another_frame_when_clicked(page, browser):
-    """Click each button of each no-kernel explorer: its own frame, and only it, shows."""
+    """Click each button of each no-kernel explorer:
+    its own frame, and only it, shows."""
     on_page(browser, page)
     browser.get_log("browser")
     for gallery in browser.find_elements("css selector", "div.vb-gallery"):

@@ -1,4 +1,5 @@
-"""The convolutional stem: shapes, errors, grid alignment with PatchEmbedding, parameter counts."""
+"""The convolutional stem: shapes, errors, grid alignment with PatchEmbedding,
+parameter counts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from vitbook import ConvStem, PatchEmbedding, ViT
 
 
 def stem_parameters(c_in: int, channels: list[int], dim: int) -> int:
-    """3x3 convs without bias, BatchNorm (weight and bias), then a 1x1 conv with bias."""
+    """3x3 convs without bias, BatchNorm (weight and bias),
+    then a 1x1 conv with bias."""
     total, previous = 0, c_in
     for c in channels:
         total += 9 * previous * c + 2 * c
@@ -80,7 +82,8 @@ def test_patch_size_must_be_a_power_of_two(patch_size):
     with pytest.raises(
         ValueError,
         match=re.escape(
-            f"power of two >= 2 (one stride-2 convolution per halving), got {patch_size}"
+            "power of two >= 2 (one stride-2 convolution per halving), "
+            f"got {patch_size}"
         ),
     ):
         ConvStem(patch_size)
@@ -136,7 +139,8 @@ def changed_tokens(stem: nn.Module, image: torch.Tensor, y: int, x: int) -> set[
 
 @pytest.mark.parametrize("patch_size", [4, 16])
 def test_token_i_sits_on_cell_divmod_i_cols(patch_size):
-    """A pixel at the top-left corner of a cell reaches exactly that cell's token, as in patchify."""
+    """A pixel at the top-left corner of a cell reaches exactly that cell's token,
+    as in patchify."""
     torch.manual_seed(0)
     p = patch_size
     stem = ConvStem(p, 3, 16).eval()
@@ -151,7 +155,8 @@ def test_token_i_sits_on_cell_divmod_i_cols(patch_size):
 
 @pytest.mark.parametrize("patch_size", [4, 16])
 def test_receptive_field_reaches_past_the_cell(patch_size):
-    """Token (r, c) sees its cell and P-1 pixels above and to the left: a (2P-1)-pixel window."""
+    """Token (r, c) sees its cell and P-1 pixels above and to the left:
+    a (2P-1)-pixel window."""
     torch.manual_seed(0)
     p = patch_size
     stem = ConvStem(p, 3, 16).eval()
@@ -159,7 +164,8 @@ def test_receptive_field_reaches_past_the_cell(patch_size):
     rows, cols = 3, 4
     image = torch.rand(1, 3, rows * p, cols * p)
     r, c = 1, 2
-    # the bottom-right pixel of cell (1, 2) also reaches the cells below and to the right
+    # the bottom-right pixel of cell (1, 2)
+    # also reaches the cells below and to the right
     y, x = r * p + p - 1, c * p + p - 1
     expected = {
         r * cols + c,
@@ -208,7 +214,8 @@ def test_vit_takes_a_conv_stem_as_its_embedding():
         p.numel() for p in plain.parameters()
     )
     assert difference == stem_parameters(1, [16, 32], 32) - (16 * 32 + 32)
-    # the stem sees the normalised image: the ViT subtracts its mean and divides by its std
+    # the stem sees the normalised image:
+    # the ViT subtracts its mean and divides by its std
     with torch.no_grad():
         expected = stem((images - 0.5) / 0.5)
         cls_and_pos = model.cls_token.expand(3, -1, -1), model.pos_embed
@@ -239,6 +246,5 @@ def test_a_conv_stem_vit_trains_a_step():
     )
     after = list(model.patch_embed.parameters())
     assert all(not torch.equal(a, b) for a, b in zip(before, after))
-    assert (
-        not model.training
-    )  # train_classifier leaves it in eval mode (BatchNorm's running stats)
+    # train_classifier leaves it in eval mode (BatchNorm's running stats)
+    assert not model.training

@@ -1,4 +1,5 @@
-"""Fashion-MNIST loading: every place it looks, the checksum, the download, and the errors."""
+"""Fashion-MNIST loading: every place it looks, the checksum, the download,
+and the errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from vitbook import data
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    """An idx file: magic (0, 0, 8 = uint8, ndim), the sizes big-endian, then the bytes."""
+    """An idx file: magic (0, 0, 8 = uint8, ndim), the sizes big-endian,
+    then the bytes."""
     header = bytes([0, 0, 8, array.ndim]) + b"".join(
         int(s).to_bytes(4, "big") for s in array.shape
     )
@@ -23,7 +25,8 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    """Three tiny fake 'test' images and labels, with FILES pointing at their checksums."""
+    """Three tiny fake 'test' images and labels,
+    with FILES pointing at their checksums."""
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (3, 28, 28)), np.array([0, 9, 4])
     blobs = {"fake-images": idx_bytes(images), "fake-labels": idx_bytes(labels)}
@@ -113,9 +116,8 @@ def test_download_into_the_cache(fake, monkeypatch):
     assert (
         fake["tmp"] / "cache" / "vitbook" / "fashion-mnist" / "fake-images.gz"
     ).is_file()
-    check(
-        data.load_fashion_mnist("test"), fake
-    )  # now from the cache: no second download
+    # now from the cache: no second download
+    check(data.load_fashion_mnist("test"), fake)
     assert len(asked) == 2
 
 

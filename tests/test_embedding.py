@@ -1,4 +1,5 @@
-"""PatchEmbedding and its convolution form: shapes, agreement of the two forms, round trips, errors."""
+"""PatchEmbedding and its convolution form: shapes, agreement of the two forms,
+round trips, errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from vitbook import PatchEmbedding, conv_to_linear, linear_to_conv, patchify
 
 
 def conv_tokens(conv: nn.Conv2d, images: torch.Tensor) -> torch.Tensor:
-    """The conv form's output ``(B, D, H/P, W/P)`` as tokens ``(B, N, D)`` in raster order."""
+    """The conv form's output ``(B, D, H/P, W/P)``
+    as tokens ``(B, N, D)`` in raster order."""
     return conv(images).flatten(2).transpose(1, 2)
 
 
@@ -46,7 +48,8 @@ def test_forward_is_patchify_then_x_w_transpose_plus_b():
 
 
 def test_the_same_weights_for_every_patch():
-    """Weight sharing: a patch's token depends only on that patch, not on where it is."""
+    """Weight sharing: a patch's token depends only on that patch,
+    not on where it is."""
     torch.manual_seed(2)
     embedding = PatchEmbedding(patch_size=4, in_channels=2, dim=5)
     patch = torch.rand(1, 2, 4, 4)
@@ -110,14 +113,14 @@ def test_round_trips_are_exact(p, c, d):
 
 
 def test_channels_last_order_matters():
-    """Copying the Linear weight into the conv by a plain reshape gives a different function."""
+    """Copying the Linear weight into the conv by a plain reshape
+    gives a different function."""
     torch.manual_seed(4)
     embedding = PatchEmbedding(patch_size=4, in_channels=3, dim=6)
     conv = nn.Conv2d(3, 6, kernel_size=4, stride=4)
     with torch.no_grad():
-        conv.weight.copy_(
-            embedding.proj.weight.reshape(6, 3, 4, 4)
-        )  # wrong: ignores channels-last
+        # wrong: ignores channels-last
+        conv.weight.copy_(embedding.proj.weight.reshape(6, 3, 4, 4))
         conv.bias.copy_(embedding.proj.bias)
     images = torch.rand(1, 3, 8, 8)
     assert not torch.allclose(conv_tokens(conv, images), embedding(images), atol=1e-3)

@@ -1,4 +1,5 @@
-"""The scripts behind the training chapter, on a tiny budget: checkpoints, their records, results files."""
+"""The scripts behind the training chapter, on a tiny budget: checkpoints,
+their records, results files."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import torch
 import vitbook
 from vitbook import position_ablation, train
 
-TEST_IMAGES = (
-    1000  # the scripts evaluate on the test split; a slice keeps these tests fast
-)
+# the scripts evaluate on the test split; a slice keeps these tests fast
+TEST_IMAGES = 1000
 
 
 @pytest.fixture
@@ -60,7 +60,8 @@ def test_train_writes_a_checkpoint_that_load_pretrained_reads(tiny_checkpoint):
     assert isinstance(model, vitbook.ViT) and not model.training
     images, labels = train.load_fashion_mnist("test")
     x = images[:, None].float() / 255.0  # (M, 1, 28, 28)
-    # the loaded weights reproduce the recorded accuracy (up to a near-tie on another device)
+    # the loaded weights reproduce the recorded accuracy
+    # (up to a near-tie on another device)
     assert (
         abs(vitbook.accuracy(model, x, labels) - info["test_accuracy"])
         <= 2 / TEST_IMAGES
@@ -71,9 +72,8 @@ def test_load_pretrained_refuses_a_tampered_checkpoint(tiny_checkpoint):
     directory, _ = tiny_checkpoint
     weights = directory / "m.pt"
     state = torch.load(weights, weights_only=True)
-    state["head.bias"] = (
-        state["head.bias"] + 1.0
-    )  # a small change: same keys, same shapes
+    # a small change: same keys, same shapes
+    state["head.bias"] = state["head.bias"] + 1.0
     torch.save(state, weights)
     with pytest.raises(ValueError, match="m.pt has SHA-256 .* but its record says"):
         vitbook.load_pretrained("m", directory=directory)
@@ -135,7 +135,8 @@ def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
 
 @pytest.fixture
 def conv_stem_test_split(monkeypatch):
-    """The real training data, but only the first 1000 test images (for the conv-stem script)."""
+    """The real training data, but only the first 1000 test images
+    (for the conv-stem script)."""
     real = train.load_fashion_mnist
 
     def loader(split: str = "train", download: bool = True):

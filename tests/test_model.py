@@ -1,4 +1,5 @@
-"""The encoder and the ViT: shapes, attention, permutation equivariance, parameter counts and errors."""
+"""The encoder and the ViT: shapes, attention, permutation equivariance,
+parameter counts and errors."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def shuffle_patches(
     return unpatchify(patches[:, perm], patch_size, tuple(images.shape[-2:]))
 
 
-# --- attention, MLP, block: shapes --------------------------------------------------------------
+# --- attention, MLP, block: shapes ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,8 @@ def test_attention_weights_rows_sum_to_one_and_agree_with_sdpa():
     assert weights.shape == (2, 4, 10, 10)
     assert (weights >= 0).all()
     assert torch.allclose(weights.sum(-1), torch.ones(2, 4, 10), atol=1e-6)
-    # the explicit softmax(q k^T / sqrt(d)) v, merged and projected, is what forward computes with SDPA
+    # the explicit softmax(q k^T / sqrt(d)) v, merged and projected,
+    # is what forward computes with SDPA
     _, _, v = attn.split_heads(x)
     by_hand = attn.proj((weights @ v).transpose(1, 2).reshape(2, 10, 32))
     assert torch.allclose(by_hand, attn(x), atol=1e-5)
@@ -89,7 +91,7 @@ def test_encoder_block_is_pre_norm_with_residuals():
     assert torch.allclose(block(x), mid + block.mlp(block.norm2(mid)), atol=1e-6)
 
 
-# --- permutation equivariance --------------------------------------------------------------------
+# --- permutation equivariance ---------------------------------------------------------
 
 
 @settings(max_examples=20, deadline=None)
@@ -100,7 +102,8 @@ def test_encoder_block_is_pre_norm_with_residuals():
     heads=st.sampled_from([1, 2, 4]),
 )
 def test_encoder_block_is_permutation_equivariant(seed, n, b, heads):
-    """Shuffling the tokens shuffles the outputs the same way: block(x[:, perm]) == block(x)[:, perm]."""
+    """Shuffling the tokens shuffles the outputs the same way:
+    block(x[:, perm]) == block(x)[:, perm]."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     block = EncoderBlock(16, heads, 32).eval()
@@ -155,7 +158,7 @@ def test_vit_with_position_tells_the_arrangements_apart(position):
     assert (model(shuffled) - model(images)).abs().max() > 1e-4
 
 
-# --- the ViT: configuration, tokens, parameter counts ---------------------------------------------
+# --- the ViT: configuration, tokens, parameter counts ---------------------------------
 
 
 def test_vit_b16_has_exactly_86_567_656_parameters():
@@ -193,9 +196,8 @@ def test_vit_position_tables_by_kind():
     ) and learned.pos_embed.shape == (1, 17, 16)
     fixed = tiny_vit(position="sincos2d")
     assert "pos_embed" not in dict(fixed.named_parameters())  # a buffer: not trained
-    assert torch.equal(
-        fixed.pos_embed[0, 0], torch.zeros(16)
-    )  # the class token gets no position
+    # the class token gets no position
+    assert torch.equal(fixed.pos_embed[0, 0], torch.zeros(16))
     assert torch.equal(fixed.pos_embed[0, 1:], vitbook.sincos_position_embedding(4, 16))
     one_d = tiny_vit(position="sincos1d")
     assert torch.equal(
@@ -214,7 +216,7 @@ def test_vit_parameter_count_differs_only_by_the_learned_table():
     assert counts["none"] == counts["sincos1d"] == counts["sincos2d"]
 
 
-# --- the ViT: errors -----------------------------------------------------------------------------
+# --- the ViT: errors ------------------------------------------------------------------
 
 
 def test_vit_rejects_an_unknown_position_kind():
@@ -248,7 +250,7 @@ def test_vit_rejects_images_of_the_wrong_shape(shape):
         model(torch.zeros(shape))
 
 
-# --- parameter_table ------------------------------------------------------------------------------
+# --- parameter_table ------------------------------------------------------------------
 
 
 def test_parameter_table_rows_add_up_and_are_named_like_the_modules():
@@ -288,7 +290,8 @@ def test_parameter_table_rejects_what_is_not_a_module():
         vitbook.parameter_table({})
 
 
-# --- attention maps and the mean attention distance (the training chapter's Figure 7, right) ---
+# --- attention maps and the mean attention distance -----------------------------------
+# (the training chapter's Figure 7, right)
 
 
 def test_attention_maps_are_what_each_block_computes():

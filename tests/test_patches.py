@@ -1,4 +1,5 @@
-"""patchify / unpatchify: shapes, order, round trips, agreement with F.unfold, and clear errors."""
+"""patchify / unpatchify: shapes, order, round trips, agreement with F.unfold,
+and clear errors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from vitbook import grid_size, num_patches, patchify, unpatchify
 
 
 def unfold_to_channels_last(images: torch.Tensor, p: int) -> torch.Tensor:
-    """F.unfold's (B, C*P*P, N), channels-first inside a patch, reordered to patchify's layout."""
+    """F.unfold's (B, C*P*P, N), channels-first inside a patch,
+    reordered to patchify's layout."""
     b, c = images.shape[:2]
     cols = F.unfold(images, kernel_size=p, stride=p)  # (B, C*P*P, N)
     n = cols.shape[-1]
@@ -94,3 +96,31 @@ def test_unpatchify_errors():
         unpatchify(torch.zeros(1, 195, 768), 16, 224)
     with pytest.raises(ValueError, match=r"shape \(B, N, P\*P\*C\)"):
         unpatchify(torch.zeros(196, 768), 16, 224)
+
+
+def test_sliding_patches_at_stride_p_are_patchify_and_overlap_below_it():
+    from vitbook import sliding_patches
+
+    images = torch.rand(2, 3, 32, 48)
+    assert torch.equal(sliding_patches(images, 16, 16), patchify(images, 16))
+    overlapping = sliding_patches(images, 16, 8)  # (B, 3 * 5, 768)
+    assert overlapping.shape == (2, 15, 768)
+    # window 1 starts 8 pixels to the right of window 0: the second half of patch 0
+    assert torch.equal(
+        overlapping[:, 1].reshape(2, 16, 16, 3)[:, :, :8],
+        patchify(images, 16)[:, 0].reshape(2, 16, 16, 3)[:, :, 8:],
+    )
+    with pytest.raises(ValueError, match="stride must be a positive int"):
+        sliding_patches(images, 16, 0)
+
+
+def test_patches_in_box_shares_sum_to_one_and_name_the_covered_patches():
+    from vitbook import patches_in_box
+
+    shares = patches_in_box((8, 8, 16, 16), 32, 16)  # a box across all four patches
+    assert shares == {0: 0.25, 1: 0.25, 2: 0.25, 3: 0.25}
+    assert patches_in_box((0, 16, 16, 16), 32, 16) == {1: 1.0}
+    inside = patches_in_box((27, 75, 46, 46), 224, 16)
+    assert abs(sum(inside.values()) - 1) < 1e-12
+    with pytest.raises(ValueError, match="positive size"):
+        patches_in_box((0, 0, 0, 5), 32, 16)

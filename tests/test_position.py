@@ -1,4 +1,5 @@
-"""Position tables: the fixed sine-cosine tables, the learned table, and resizing a table to a new grid."""
+"""Position tables: the fixed sine-cosine tables, the learned table,
+and resizing a table to a new grid."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from vitbook import (
     sincos_position_embedding,
 )
 
-# --- the fixed 2-D sine-cosine table ------------------------------------------------------------
+# --- the fixed 2-D sine-cosine table --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -43,16 +44,13 @@ def test_2d_table_first_half_depends_only_on_the_row_second_half_only_on_the_col
 ):
     h, w = grid
     dim = 32
-    table = sincos_position_embedding(grid, dim).reshape(
-        h, w, dim
-    )  # raster order: (row, column, D)
+    # raster order: (row, column, D)
+    table = sincos_position_embedding(grid, dim).reshape(h, w, dim)
     row_half, col_half = table[..., : dim // 2], table[..., dim // 2 :]
-    assert torch.equal(
-        row_half, row_half[:, :1].expand_as(row_half)
-    )  # same along each row
-    assert torch.equal(
-        col_half, col_half[:1].expand_as(col_half)
-    )  # same down each column
+    # same along each row
+    assert torch.equal(row_half, row_half[:, :1].expand_as(row_half))
+    # same down each column
+    assert torch.equal(col_half, col_half[:1].expand_as(col_half))
     if h > 1:
         assert not torch.equal(row_half[0], row_half[1])  # ... and the row does matter
     if w > 1:
@@ -93,15 +91,14 @@ def test_2d_table_matches_the_formula():
 
 
 def test_2d_table_halves_are_blocked_forms_of_the_1d_table():
-    """The row half is the 1-D table of dimension D/2 for the row index, its sines and cosines in blocks."""
+    """The row half is the 1-D table of dimension D/2 for the row index,
+    its sines and cosines in blocks."""
     h, w, dim = 6, 4, 32
     table = sincos_position_embedding((h, w), dim).reshape(h, w, dim)
-    one_d = sincos_1d_position_embedding(
-        max(h, w), dim // 2
-    )  # interleaved: sin, cos, sin, cos, ...
-    blocked = torch.cat(
-        [one_d[:, 0::2], one_d[:, 1::2]], dim=1
-    )  # (positions, D/2): all sines, then all cosines
+    # interleaved: sin, cos, sin, cos, ...
+    one_d = sincos_1d_position_embedding(max(h, w), dim // 2)
+    # (positions, D/2): all sines, then all cosines
+    blocked = torch.cat([one_d[:, 0::2], one_d[:, 1::2]], dim=1)
     assert torch.allclose(table[:, 0, : dim // 2], blocked[:h], atol=1e-6)
     assert torch.allclose(table[0, :, dim // 2 :], blocked[:w], atol=1e-6)
 
@@ -143,7 +140,7 @@ def test_2d_table_grid_size_type_errors(grid):
         sincos_position_embedding(grid, 128)
 
 
-# --- the fixed 1-D sinusoidal table ("Attention Is All You Need") -------------------------------
+# --- the fixed 1-D sinusoidal table ("Attention Is All You Need") ---------------------
 
 
 def test_1d_table_shape_range_and_position_zero():
@@ -154,7 +151,8 @@ def test_1d_table_shape_range_and_position_zero():
 
 
 def test_1d_table_matches_attention_is_all_you_need():
-    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d))."""
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)),
+    PE(pos, 2i+1) = cos(pos / 10000^(2i/d))."""
     n, d = 50, 16
     table = sincos_1d_position_embedding(n, d)
     for pos in (0, 1, 7, 49):
@@ -169,7 +167,8 @@ def test_1d_table_matches_attention_is_all_you_need():
 @settings(max_examples=30, deadline=None)
 @given(i=st.integers(0, 40), j=st.integers(0, 40), shift=st.integers(0, 40))
 def test_1d_table_dot_products_depend_only_on_the_offset(i, j, shift):
-    """sum_k sin(a)sin(b) + cos(a)cos(b) = sum_k cos(a - b): a function of i - j alone."""
+    """sum_k sin(a)sin(b) + cos(a)cos(b) = sum_k cos(a - b):
+    a function of i - j alone."""
     table = sincos_1d_position_embedding(100, 32).double()
     assert table[i] @ table[j] == pytest.approx(
         (table[i + shift] @ table[j + shift]).item(), abs=1e-4
@@ -187,7 +186,7 @@ def test_1d_table_needs_positions():
         sincos_1d_position_embedding(0, 8)
 
 
-# --- the learned table ------------------------------------------------------------------------
+# --- the learned table ----------------------------------------------------------------
 
 
 def test_learned_table_shape_and_init_statistics():
@@ -195,7 +194,8 @@ def test_learned_table_shape_and_init_statistics():
     pos = LearnedPositionEmbedding(197, 768)
     assert isinstance(pos.table, torch.nn.Parameter) and pos.table.requires_grad
     assert pos.table.shape == (1, 197, 768)
-    # N(0, 0.02^2), as the original ViT code initialises it; 151,296 samples pin the std down closely
+    # N(0, 0.02^2), as the original ViT code initialises it;
+    # 151,296 samples pin the std down closely
     assert abs(pos.table.std().item() - 0.02) < 0.0005
     assert abs(pos.table.mean().item()) < 0.0005
 
@@ -208,9 +208,8 @@ def test_learned_table_adds_to_every_image_of_the_batch_and_learns():
     assert out.shape == (3, 5, 8)
     assert torch.allclose(out - tokens, pos.table.expand(3, -1, -1))
     out.sum().backward()
-    assert torch.equal(
-        pos.table.grad, torch.full((1, 5, 8), 3.0)
-    )  # one from each image
+    # one from each image
+    assert torch.equal(pos.table.grad, torch.full((1, 5, 8), 3.0))
 
 
 def test_learned_table_rejects_tokens_of_another_shape():
@@ -221,11 +220,12 @@ def test_learned_table_rejects_tokens_of_another_shape():
         pos(torch.zeros(2, 196, 128))
 
 
-# --- resizing a table to a new grid (the paper's Section 3.2) -----------------------------------
+# --- resizing a table to a new grid (the paper's Section 3.2) -------------------------
 
 
 def linear_table(h: int, w: int) -> torch.Tensor:
-    """A smooth (1, h*w, 3) table: linear functions of the cell centre ((row + 0.5)/h, (col + 0.5)/w)."""
+    """A smooth (1, h*w, 3) table: linear functions of the cell centre
+    ((row + 0.5)/h, (col + 0.5)/w)."""
     y, x = torch.meshgrid(
         (torch.arange(h) + 0.5) / h, (torch.arange(w) + 0.5) / w, indexing="ij"
     )
@@ -287,14 +287,14 @@ def test_resize_from_a_non_square_grid():
     ],
 )
 def test_resize_keeps_a_smooth_table_close_to_its_analytic_values(old, new):
-    """Interpolation by location in the image: the new cell centres read the same smooth function."""
+    """Interpolation by location in the image:
+    the new cell centres read the same smooth function."""
     out = resize_position_embedding(
         with_prefix(linear_table(*old)), new, old_grid_size=old
     )
     expected = linear_table(*new)
-    step = 3 / min(
-        old
-    )  # the largest change of the table between neighbouring old cells
+    # the largest change of the table between neighbouring old cells
+    step = 3 / min(old)
     error = (out[:, 1:] - expected).abs()
     assert error.max() < 0.5 * step
     assert error.mean() < 0.1 * step
@@ -306,7 +306,8 @@ def test_bilinear_resize_reproduces_a_linear_table_exactly_away_from_the_border(
         with_prefix(linear_table(*old)), new, mode="bilinear"
     )
     error = (out[:, 1:] - linear_table(*new)).abs().reshape(*new, 3)
-    # new cells whose centre falls inside the old cell centres (no clamping at the border)
+    # new cells whose centre falls inside the old cell centres
+    # (no clamping at the border)
     assert error[2:-2, 2:-2].max() < 1e-5
 
 
@@ -319,15 +320,13 @@ def test_resized_table_fits_a_vit_at_the_higher_resolution():
         image_size=48, patch_size=8, num_classes=3, dim=16, depth=1, heads=2, mlp_dim=32
     )
     state = small.state_dict()
-    state["pos_embed"] = resize_position_embedding(
-        state["pos_embed"], big.grid_size
-    )  # 4x4 -> 6x6
+    # 4x4 -> 6x6
+    state["pos_embed"] = resize_position_embedding(state["pos_embed"], big.grid_size)
     big.load_state_dict(state)
     assert big.pos_embed.shape == (1, 1 + 36, 16)
     assert big(torch.rand(2, 3, 48, 48)).shape == (2, 3)
-    assert torch.equal(
-        big.pos_embed[:, 0], small.pos_embed[:, 0]
-    )  # the class token's slot
+    # the class token's slot
+    assert torch.equal(big.pos_embed[:, 0], small.pos_embed[:, 0])
 
 
 @pytest.mark.parametrize(

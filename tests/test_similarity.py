@@ -1,4 +1,5 @@
-"""Cosine similarity matrices and their heat map: agreement with torch, invariances, zero vectors, errors."""
+"""Cosine similarity matrices and their heat map: agreement with torch, invariances,
+zero vectors, errors."""
 
 from __future__ import annotations
 
@@ -36,9 +37,8 @@ def test_batch_axes_are_kept():
 
 
 def test_a_zero_vector_has_similarity_zero_not_nan():
-    x = torch.tensor(
-        [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]]
-    )  # an all-black patch is the zero vector
+    # an all-black patch is the zero vector
+    x = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
     sims = cosine_similarity_matrix(x)
     assert not sims.isnan().any()
     assert torch.equal(sims[0], torch.zeros(2)) and sims[1, 1].item() == pytest.approx(
@@ -72,14 +72,11 @@ def test_draw_similarity_grid_draws_the_grid_and_outlines_the_query():
     values = torch.linspace(-1, 1, 12)
     image = draw_similarity_grid(ax, values, (3, 4), query=6, title="query 6")
     assert image.get_array().shape == (3, 4)
-    assert image.get_array()[1, 2] == pytest.approx(
-        values[6].item()
-    )  # raster order: row 1, column 2
+    # raster order: row 1, column 2
+    assert image.get_array()[1, 2] == pytest.approx(values[6].item())
     assert image.get_clim() == (-1.0, 1.0) and image.get_cmap().name == "RdBu_r"
-    assert len(ax.patches) == 1 and ax.patches[0].get_xy() == (
-        1.5,
-        0.5,
-    )  # the outlined query cell
+    # the outlined query cell
+    assert len(ax.patches) == 1 and ax.patches[0].get_xy() == (1.5, 0.5)
     assert ax.get_title() == "query 6"
     with pytest.raises(ValueError, match=r"shape \(N,\) = \(12,\) for a 3x4 grid"):
         draw_similarity_grid(ax, torch.zeros(10), (3, 4))

@@ -1,4 +1,5 @@
-"""The book's structure: the table of contents, stored outputs, Colab install cells and links.
+"""The book's structure: the table of contents, stored outputs,
+Colab install cells and links.
 
 That each built page links Colab to its own notebook is checked in the browser
 (tests/test_browser.py).
@@ -81,7 +82,8 @@ def test_outputs_are_stored_and_clean(path: Path):
             )
             text = re.sub(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=]+", "", text)
             assert not MACHINE_PATH.search(text), (
-                f"{path.name} cell {i} output shows a machine path: {MACHINE_PATH.search(text).group(0)}"
+                f"{path.name} cell {i} output shows a machine path: "
+                f"{MACHINE_PATH.search(text).group(0)}"
             )
             assert not MEMORY_ADDRESS.search(text), (
                 f"{path.name} cell {i} output shows a memory address"
@@ -95,10 +97,12 @@ def test_first_code_cell_installs_only_vitbook_from_the_configured_repository(
     source = "".join(code_cells(load_notebook(path))[0]["source"])
     match = REPO_URL_LINE.search(source)
     assert match, (
-        f'{path.name}: the first code cell must set REPO_URL = "..." and install vitbook from it'
+        f'{path.name}: the first code cell must set REPO_URL = "..." and install '
+        "vitbook from it"
     )
     assert match.group(1) == config()["repository"]["url"], (
-        f"{path.name} installs from {match.group(1)}, but _config.yml says {config()['repository']['url']}; "
+        f"{path.name} installs from {match.group(1)}, but _config.yml says "
+        f"{config()['repository']['url']}; "
         "run tools/run_notebooks.py to update the install cells"
     )
     assert 'find_spec("vitbook") is None' in source, (
@@ -115,7 +119,8 @@ def test_notebooks_read_no_file_by_a_repository_path(path: Path):
     for cell in code_cells(load_notebook(path)):
         source = "".join(cell["source"])
         assert not re.search(r"[\"']\.\./|[\"'](book|vitbook|tests)/", source), (
-            f"{path.name} reads a path relative to the repository; notebooks must run alone in Colab:\n{source}"
+            f"{path.name} reads a path relative to the repository; "
+            f"notebooks must run alone in Colab:\n{source}"
         )
 
 
@@ -130,3 +135,116 @@ def test_colab_links_in_the_config_point_at_real_notebooks():
         assert (ROOT / repo_path).is_file(), (
             f"Colab link {link} names {repo_path}, which is not in the repository"
         )
+
+
+def markdown_cells(nb: dict) -> list[tuple[int, str]]:
+    return [
+        (i, "".join(c["source"]))
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "markdown"
+    ]
+
+
+#: Phrases that send the reader hunting for a number instead of stating it.
+HUNTING = re.compile(
+    r"printed (above|below|first|earlier|in section)|the (value|number|count|share)s? "
+    r"(printed|shown) above|as printed\b",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_prose_states_its_numbers_instead_of_pointing_at_outputs(path):
+    found = [
+        (i, m.group(0))
+        for i, text in markdown_cells(load_notebook(path))
+        for m in HUNTING.finditer(text)
+    ]
+    assert found == [], (
+        f"{path.name}: (cell, phrase) {found}: glue the number "
+        '(vitbook.glue("name", value, ".3f")) and write {glue:text}`name` instead'
+    )
+
+
+GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::[^`]*)?`")
+
+
+def glued_names(nb: dict) -> list[str]:
+    return [
+        out["metadata"]["scrapbook"]["name"]
+        for cell in code_cells(nb)
+        for out in cell.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_glued_number_is_quoted_and_every_quote_is_glued(path):
+    nb = load_notebook(path)
+    glued = glued_names(nb)
+    quoted = {
+        name for _, text in markdown_cells(nb) for name in GLUE_ROLE.findall(text)
+    }
+    twice = sorted({n for n in glued if glued.count(n) > 1})
+    assert twice == [], f"{path.name} glues these names more than once: {twice}"
+    assert quoted - set(glued) == set(), (
+        f"{path.name} quotes {sorted(quoted - set(glued))}, which no stored output "
+        "glues; run tools/run_notebooks.py, or glue them"
+    )
+    assert set(glued) - quoted == set(), (
+        f"{path.name} glues {sorted(set(glued) - quoted)} but never quotes them"
+    )
+
+
+#: A comment after nothing but closing brackets: the formatter wrapped a statement and
+#: left its comment on the last line. It belongs on its own line above the statement.
+STRANDED_COMMENT = re.compile(r"^\s*[)\]}][)\]},:\s]*#")
+
+
+def stranded_comments(source: str) -> list[str]:
+    return [
+        line.strip() for line in source.splitlines() if STRANDED_COMMENT.match(line)
+    ]
+
+
+def python_files() -> list[Path]:
+    skip = {".venv", "_build", "build", "dist", ".git"}
+    return sorted(
+        p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts)
+    )
+
+
+def test_no_comment_is_stranded_on_a_closing_bracket():
+    found = {}
+    for path in python_files():
+        lines = stranded_comments(path.read_text())
+        if lines:
+            found[str(path.relative_to(ROOT))] = lines
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(code_cells(load_notebook(path))):
+            lines = stranded_comments("".join(cell["source"]))
+            if lines:
+                found[f"{path.name} code cell {i}"] = lines
+    assert found == {}, (
+        "comments the formatter left on a closing bracket; put each on its own line "
+        f"above the statement it explains: {found}"
+    )
+
+
+#: Code that exists only to make nbval's text comparison pass, or that prints IPython's
+#: settings into the book, instead of printing what the reader should see.
+TEST_WORKAROUNDS = re.compile(r"\+ 0\.0\b|\"< 1e-\d\" if|%xmode")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_code_exists_only_to_please_the_test_runner(path):
+    found = [
+        (i, m.group(0))
+        for i, cell in enumerate(code_cells(load_notebook(path)))
+        for m in TEST_WORKAROUNDS.finditer("".join(cell["source"]))
+    ]
+    assert found == [], (
+        f"{path.name}: (code cell, code) {found}: print the value itself (the nbval "
+        "sanitizer in tests/nbval_sanitize.cfg evens out float noise), and show an "
+        "error with try/except ... as error: print(error)"
+    )

@@ -1,7 +1,10 @@
-"""Explorers: the render functions, the live widgets' update paths and the no-kernel galleries."""
+"""Explorers: the render functions, the live widgets' update paths
+and the no-kernel galleries."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import matplotlib
@@ -14,7 +17,8 @@ import torch  # noqa: E402
 import vitbook  # noqa: E402
 from vitbook.widgets import PatchExplorer, SimilarityExplorer, static_gallery  # noqa: E402
 
-IMAGE = re.compile(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"')
+IMAGE = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+ALT = re.compile(r'<img class="vb-frame[^"]*" alt="([^"]*)"')
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,12 @@ def gallery_images(html: str) -> list[str]:
     return IMAGE.findall(html)
 
 
+def frame_size(png_base64: str) -> tuple[int, int]:
+    from PIL import Image
+
+    return Image.open(io.BytesIO(base64.b64decode(png_base64))).size
+
+
 def test_static_gallery_has_one_button_and_one_distinct_image_per_state(photo):
     explorer = PatchExplorer(photo)
     html = explorer.gallery([(16, 0), (16, 37), (32, 5)])
@@ -35,13 +45,28 @@ def test_static_gallery_has_one_button_and_one_distinct_image_per_state(photo):
     for label in ("P=16, patch 0", "P=16, patch 37", "P=32, patch 5"):
         assert f">{label}</label>" in html
     assert "<script" not in html  # works with no JavaScript and no kernel
+    # PNG frames at least 1000 pixels wide, so their text stays sharp at page width
+    assert all(frame_size(image)[0] >= 1000 for image in images)
 
 
-def test_static_gallery_rejects_bad_names():
+def test_every_gallery_frame_has_an_alt_text_saying_what_it_shows(photo):
+    html = PatchExplorer(photo).gallery([(16, 34), (56, 1)])
+    alts = ALT.findall(html)
+    assert len(alts) == 2 and len(set(alts)) == 2
+    assert "patch 34 (row 2, column 6)" in alts[0] and "14 by 14 grid" in alts[0]
+    assert "patch 1 (row 0, column 1)" in alts[1] and "9408 values" in alts[1]
+
+
+def test_static_gallery_rejects_bad_names_and_frames_without_alt_text():
     with pytest.raises(ValueError, match="lower-case"):
         static_gallery("Bad Name", [])
     with pytest.raises(ValueError, match="at least one frame"):
         static_gallery("empty", [])
+    fig = PatchExplorer(torch.rand(1, 3, 32, 32), patch_sizes=(16,)).render(16, 0)
+    with pytest.raises(ValueError, match="non-empty alt text"):
+        static_gallery("no-alt", [("a state", fig)])
+    with pytest.raises(ValueError, match="non-empty alt text"):
+        static_gallery("empty-alt", [("a state", fig, " ")])
 
 
 def test_patch_explorer_render_and_errors(photo):
@@ -69,14 +94,14 @@ def test_patch_explorer_live_widget_updates(photo):
 def test_live_widget_shows_exactly_the_latest_figure_in_its_output_area(
     photo, monkeypatch
 ):
-    """The figure goes into the output widget's state (replaced on each change), never into the cell's output."""
+    """The figure goes into the output widget's state (replaced on each change),
+    never into the cell's output."""
     import IPython
 
     class Formatter:
         def format(self, fig):
-            return {
-                "text/plain": fig.axes[1].get_title()
-            }, {}  # the enlarged patch's title
+            # the enlarged patch's title
+            return {"text/plain": fig.axes[1].get_title()}, {}
 
     class Shell:
         display_formatter = Formatter()
@@ -85,11 +110,11 @@ def test_live_widget_shows_exactly_the_latest_figure_in_its_output_area(
     box = PatchExplorer(photo).widget()
     out = box.children[-1]
     assert [o["data"]["text/plain"] for o in out.outputs] == [
-        "patch 0 (row 0, column 0), 16x16x3"
+        "patch 0 (row 0, col 0)\n16x16x3"
     ]
     box.controls["index"].value = 34
     assert [o["data"]["text/plain"] for o in out.outputs] == [
-        "patch 34 (row 2, column 6), 16x16x3"
+        "patch 34 (row 2, col 6)\n16x16x3"
     ]
 
 
@@ -104,9 +129,8 @@ def test_position_explorer_render_maps_queries_onto_an_extra_grid():
     explorer = PositionExplorer(
         grid=14, dim=128, extra={"trained": torch.randn(1, 16, 32)}
     )
-    assert (
-        torch.rand(1) != before
-    )  # the explorer seeds its learned table without resetting ours
+    # the explorer seeds its learned table without resetting ours
+    assert torch.rand(1) != before
     kinds = ["none", "learned, at init", "1-D sinusoidal", "2-D sine-cosine", "trained"]
     assert list(explorer.tables) == kinds
     fig = explorer.render(13, 0)
@@ -139,9 +163,16 @@ def test_position_explorer_live_widget_updates_and_gallery_frames_differ():
     images = gallery_images(html)
     assert len(images) == 3 and len(set(images)) == 3
     assert ">row 2, column 3</label>" in html and "<script" not in html
+    alts = ALT.findall(html)
+    assert "none: every position the same zero vector" in alts[0]
+    # the 2-D table's alt text reports its neighbours as more alike than far positions
+    near, far = re.search(
+        r"2-D sine-cosine: (-?[0-9.]+) to the next positions, (-?[0-9.]+) at", alts[1]
+    ).groups()
+    assert float(near) > float(far)
 
 
-# --- the similarity explorer ---------------------------------------------------------------------
+# --- the similarity explorer ----------------------------------------------------------
 
 
 def test_similarity_explorer_render_shows_every_space(photo):
@@ -168,16 +199,15 @@ def test_similarity_explorer_render_shows_every_space(photo):
         explorer.similarities(0, center="median")
 
 
-def test_similarity_explorer_default_embedding_is_seeded_and_leaves_the_global_seed_alone(
+def test_similarity_explorer_default_embedding_is_seeded_and_leaves_global_seed_alone(
     photo,
 ):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
     first = SimilarityExplorer(photo)
-    assert torch.equal(
-        torch.rand(3), expected
-    )  # the caller's random stream is untouched
+    # the caller's random stream is untouched
+    assert torch.equal(torch.rand(3), expected)
     second = SimilarityExplorer(photo)
     for name in first.spaces:
         assert torch.equal(first.spaces[name], second.spaces[name])
@@ -198,9 +228,8 @@ def test_similarity_explorer_takes_other_embeddings_and_checks_their_shape(photo
     assert torch.allclose(
         sims["identity (768 values)"], sims["raw pixels (768 values)"]
     )
-    assert (
-        len(explorer.render(10).axes) == 1 + 3 + 1
-    )  # photo, three heat maps, colour bar
+    # photo, three heat maps, colour bar
+    assert len(explorer.render(10).axes) == 1 + 3 + 1
     with pytest.raises(
         ValueError, match=r"must map the image to \(1, N, D\) = \(1, 196, D\)"
     ):
@@ -224,9 +253,8 @@ def test_similarity_explorer_centring_over_patches_cancels_the_bias(photo):
     assert not torch.allclose(
         raw["bias (128 values)"], raw["no bias (128 values)"], atol=1e-2
     )
-    centred = explorer.similarities(
-        60, center="mean over patches"
-    )  # ... centring removes it exactly
+    # ... centring removes it exactly
+    centred = explorer.similarities(60, center="mean over patches")
     assert torch.allclose(
         centred["bias (128 values)"], centred["no bias (128 values)"], atol=1e-4
     )
@@ -250,3 +278,6 @@ def test_similarity_explorer_gallery_frames_are_distinct(photo):
     assert len(images) == 3 and len(set(images)) == 3
     for label in ("patch 0", "patch 47", "patch 47, centred: mean over patches"):
         assert f">{label}</label>" in html
+    alts = ALT.findall(html)
+    assert "patch 47 (row 3, column 5)" in alts[1] and "most similar patch" in alts[1]
+    assert "after centring (mean over patches)" in alts[2]

@@ -129,7 +129,8 @@ def say(message: str) -> None:
 
 
 def run_command(command: list, what: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run ``command``; on failure raise a CheckError naming ``what`` with its output."""
+    """Run ``command``; on failure raise a CheckError
+    naming ``what`` with its output."""
     result = subprocess.run(
         [str(part) for part in command], capture_output=True, text=True, **kwargs
     )
@@ -145,7 +146,8 @@ def run_command(command: list, what: str, **kwargs) -> subprocess.CompletedProce
 
 
 def copy_source(dest: Path, root: Path = ROOT) -> Path:
-    """Copy the repository's files (git's view: tracked plus untracked, not ignored) to ``dest``.
+    """Copy the repository's files (git's view: tracked plus untracked, not ignored)
+    to ``dest``.
 
     Building from a copy keeps the checkout's stale ``build/`` and ``*.egg-info`` out of
     the wheel, and the checkout unchanged.
@@ -229,7 +231,8 @@ def make_wheel(work: Path, root: Path = ROOT) -> Path:
 
 
 def normalize(name: str) -> str:
-    """A distribution name in PEP 503 normal form (``Scikit_Image`` -> ``scikit-image``)."""
+    """A distribution name in PEP 503 normal form
+    (``Scikit_Image`` -> ``scikit-image``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -244,7 +247,8 @@ def requirement_pins(path: Path = ROOT / "requirements.txt") -> dict[str, str]:
 
 
 def colab_requirements(path: Path = ROOT / "requirements.txt") -> list[str]:
-    """``name==version`` for each of COLAB_PACKAGES, the version from requirements.txt."""
+    """``name==version`` for each of COLAB_PACKAGES,
+    the version from requirements.txt."""
     pins = requirement_pins(path)
     missing = [name for name in COLAB_PACKAGES if name not in pins]
     if missing:
@@ -275,7 +279,8 @@ def make_environment(base_python: str, venv: Path) -> Path:
 
 
 def install_wheel(python: Path, wheel: Path) -> list[str]:
-    """Install the wheel; raise if it changed a package; return the packages it added."""
+    """Install the wheel; raise if it changed a package;
+    return the packages it added."""
     before = installed(python)
     run_command(
         [python, "-m", "pip", "install", "-q", wheel], f"installing {wheel.name}"
@@ -295,7 +300,8 @@ def install_wheel(python: Path, wheel: Path) -> list[str]:
 
 
 def write_kernelspec(python: Path, jupyter_dir: Path) -> None:
-    """A kernelspec named KERNEL_NAME running ipykernel on ``python``, under ``jupyter_dir``."""
+    """A kernelspec named KERNEL_NAME running ipykernel on ``python``,
+    under ``jupyter_dir``."""
     folder = jupyter_dir / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -327,7 +333,8 @@ def resolve(host: str) -> str | None:
 
 
 def namespace_prefix() -> list[str] | None:
-    """The ``unshare`` command that makes a network namespace here, or None if none does."""
+    """The ``unshare`` command that makes a network namespace here,
+    or None if none does."""
     if shutil.which("unshare") is None:
         return None
     for prefix in (["unshare", "--net"], ["unshare", "--net", "--map-root-user"]):
@@ -376,7 +383,8 @@ PROBE_BEFORE = (
 #: Run after it: the kernel's Python and the vitbook the notebook imported.
 PROBE_AFTER = (
     "import json as _j, sys as _s\n"
-    'print(_j.dumps([_s.executable, getattr(_s.modules.get("vitbook"), "__file__", None)]))'
+    "print(_j.dumps([_s.executable, "
+    'getattr(_s.modules.get("vitbook"), "__file__", None)]))'
 )
 
 
@@ -449,7 +457,8 @@ def kernel_log(folder: Path) -> Path:
 
 
 def run_notebook(source: str, folder: Path, plan: dict) -> dict:
-    """Copy ``source`` alone into the empty ``folder`` and run it there; return the record."""
+    """Copy ``source`` alone into the empty ``folder`` and run it there;
+    return the record."""
     import nbformat
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
@@ -457,8 +466,9 @@ def run_notebook(source: str, folder: Path, plan: dict) -> dict:
     notebook = folder / Path(source).name
     shutil.copyfile(source, notebook)
     nb = nbformat.read(notebook, as_version=4)
-    # The kernel talks over Unix sockets in its folder, not TCP ports: two kernels started
-    # at once can otherwise both be handed the same free port, and one dies at bind.
+    # The kernel talks over Unix sockets in its folder, not TCP ports:
+    # two kernels started at once can otherwise both be handed the same free port,
+    # and one dies at bind.
     manager = KernelManager(
         kernel_name=KERNEL_NAME, transport="ipc", ip=str(folder / "kernel")
     )
@@ -649,7 +659,8 @@ def summarize(plan: dict, result: dict) -> int:
         print(f"  {'':4}  {seconds:6.1f} s  ({what})")
     jobs = plan["jobs"]
     print(
-        f"  {'':4}  {result['seconds']:6.1f} s  (of that, the notebooks, {jobs} at a time)"
+        f"  {'':4}  {result['seconds']:6.1f} s  "
+        f"(of that, the notebooks, {jobs} at a time)"
     )
     print(f"network: {plan['isolation']}")
     origins = sorted({r.get("vitbook", "?") for r in records})
@@ -703,7 +714,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def clean_up(work: Path, keep: bool) -> None:
-    """Delete the work folder (venv, copies, executed notebooks) unless asked to keep it."""
+    """Delete the work folder (venv, copies, executed notebooks)
+    unless asked to keep it."""
     if keep:
         say(f"kept {work}")
         return

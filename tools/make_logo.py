@@ -1,4 +1,5 @@
-"""Draw the book's logo and favicon from the running example: ``python tools/make_logo.py``.
+"""Draw the book's logo and favicon from the running example:
+``python tools/make_logo.py``.
 
 The logo is the astronaut photo of chapter 1 cut into a 4x4 grid of patches (the book's
 first step), followed by the row of tokens the patches become (its last). The favicon is
@@ -22,7 +23,8 @@ GRID = 4  # patches per side: few enough to read at logo size
 
 
 def draw_patches(ax, photo: np.ndarray, grid: int = GRID, gap: float = 0.08) -> None:
-    """The photo as ``grid`` x ``grid`` patches, each drawn apart from its neighbours."""
+    """The photo as ``grid`` x ``grid`` patches,
+    each drawn apart from its neighbours."""
     size = photo.shape[0] // grid
     for row in range(grid):
         for col in range(grid):
@@ -32,7 +34,8 @@ def draw_patches(ax, photo: np.ndarray, grid: int = GRID, gap: float = 0.08) -> 
 
 
 def draw_tokens(ax, photo: np.ndarray, x0: float, grid: int = GRID) -> None:
-    """One thin bar per patch, coloured by that patch's mean colour: the token sequence."""
+    """One thin bar per patch, coloured by that patch's mean colour:
+    the token sequence."""
     size = photo.shape[0] // grid
     colours = photo.reshape(grid, size, grid, size, 3).mean(axis=(1, 3)).reshape(-1, 3)
     height = grid * 1.08 - 0.08

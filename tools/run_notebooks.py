@@ -1,4 +1,5 @@
-"""Re-execute the book's notebooks in place, the same way every time, so stored outputs are fresh.
+"""Re-execute the book's notebooks in place, the same way every time,
+so stored outputs are fresh.
 
     python tools/run_notebooks.py                 # every notebook in _toc.yml
     python tools/run_notebooks.py book/02_patches.ipynb

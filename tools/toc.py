@@ -1,4 +1,5 @@
-"""The book's table of contents, read from _toc.yml: used by the tests and by run_notebooks."""
+"""The book's table of contents, read from _toc.yml:
+used by the tests and by run_notebooks."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def config() -> dict:
 
 
 def colab_link(entry: str) -> str:
-    """The Colab launch link of a notebook entry (``book/02_patches``), from _config.yml."""
+    """The Colab launch link of a notebook entry (``book/02_patches``),
+    from _config.yml."""
     cfg = config()
     url = cfg["repository"]["url"].rstrip("/")
     org_repo = url.split("github.com/")[1]

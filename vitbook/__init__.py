@@ -1,8 +1,8 @@
 """vitbook: the helper package of the "Pixels to Tokens" book.
 
 Modules follow the book: ``patches`` (cutting images up), ``images`` (the photos),
-``embedding`` (the patch projection), ``position`` (position tables), ``model`` (the encoder
-and the ViT), ``plots`` and ``widgets`` (figures and explorers).
+``embedding`` (the patch projection), ``position`` (position tables), ``model`` (the
+encoder and the ViT), ``plots`` and ``widgets`` (figures and explorers).
 """
 
 from . import plots, widgets
@@ -14,7 +14,18 @@ from .embedding import (
     cosine_similarity_matrix,
     linear_to_conv,
 )
-from .images import PHOTOS, center_crop, load_photo, load_raw_photo, resize, to_tensor
+from .glue import glue
+from .images import (
+    PHOTOS,
+    center_crop,
+    chessboard_windows,
+    face_box,
+    load_photo,
+    load_raw_photo,
+    photo_crops,
+    resize,
+    to_tensor,
+)
 from .model import (
     MLP,
     POSITION_KINDS,
@@ -26,7 +37,14 @@ from .model import (
     mean_attention_distance,
     parameter_table,
 )
-from .patches import grid_size, num_patches, patchify, unpatchify
+from .patches import (
+    grid_size,
+    num_patches,
+    patches_in_box,
+    patchify,
+    sliding_patches,
+    unpatchify,
+)
 from .position import (
     LearnedPositionEmbedding,
     resize_position_embedding,
@@ -52,6 +70,12 @@ __all__ = [
     "PatchEmbedding",
     "ViT",
     "center_crop",
+    "chessboard_windows",
+    "face_box",
+    "glue",
+    "patches_in_box",
+    "photo_crops",
+    "sliding_patches",
     "conv_to_linear",
     "count_flops",
     "count_parameters",

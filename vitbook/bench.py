@@ -1,9 +1,10 @@
-"""Performance figures, measured in one run on one machine: ``python -m vitbook.bench --help``.
+"""Performance figures, measured in one run on one machine:
+``python -m vitbook.bench --help``.
 
 1. Training throughput of ``vitbook.ViT`` against a ViT of the same size built on
    ``torch.nn.TransformerEncoder`` (pre-norm, GELU), alternated several times.
-2. Achieved training FLOP/s (FLOPs counted by ``torch.utils.flop_counter``) against a large
-   float32 matrix multiply on the same machine.
+2. Achieved training FLOP/s (FLOPs counted by ``torch.utils.flop_counter``) against a
+   large float32 matrix multiply on the same machine.
 3. Optionally, the time of each notebook under the README's test command (strict nbval).
 """
 
@@ -29,8 +30,9 @@ __all__ = ["TorchEncoderViT", "main"]
 
 
 class TorchEncoderViT(nn.Module):
-    """The same ViT as ``vitbook.ViT`` (class token, learned positions, pre-norm, GELU), with
-    ``nn.TransformerEncoder`` as its encoder: ``(B, C, S, S)`` -> ``(B, num_classes)``."""
+    """The same ViT as ``vitbook.ViT`` (class token, learned positions, pre-norm, GELU),
+    with ``nn.TransformerEncoder`` as its encoder: ``(B, C, S, S)`` ->
+    ``(B, num_classes)``."""
 
     def __init__(
         self, image_size, patch_size, num_classes, dim, depth, heads, mlp_dim, channels
@@ -77,7 +79,8 @@ def _images_per_second(model, optimizer, x, y, steps: int) -> float:
 
 
 def training_flops(config: dict, batch_size: int) -> int:
-    """FLOPs of one training step (forward and backward) of ``ViT(**config)`` on a batch."""
+    """FLOPs of one training step (forward and backward)
+    of ``ViT(**config)`` on a batch."""
     torch.manual_seed(0)
     model = ViT(**config)
     x = torch.rand(
@@ -87,7 +90,8 @@ def training_flops(config: dict, batch_size: int) -> int:
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
-    """The FLOP/s of a large float32 matrix multiply, ``size x size`` by ``size x size``."""
+    """The FLOP/s of a large float32 matrix multiply,
+    ``size x size`` by ``size x size``."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm up
     start = time.perf_counter()
@@ -97,7 +101,8 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
 
 
 def notebook_times(root: Path) -> dict[str, float]:
-    """Seconds each notebook of _toc.yml takes under strict nbval (`pytest <notebook>`)."""
+    """Seconds each notebook of _toc.yml takes under strict nbval
+    (`pytest <notebook>`)."""
     sys.path.insert(0, str(root))
     from tools.toc import toc_notebooks
 
@@ -116,7 +121,8 @@ def notebook_times(root: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.bench", description=__doc__.split("\n")[0]
+        prog="python -m vitbook.bench",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument(
@@ -180,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
     achieved = flops_per_step * median["vitbook.ViT"] / args.batch_size
     peak = matmul_flops_per_second()
     results = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": (
+            f"{platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+        ),
         "model": {**config, "parameters": count, "batch_size": args.batch_size},
         "images_per_second": {k: round(v, 1) for k, v in median.items()},
         "throughput_ratio_median": round(statistics.median(ratios), 3),
@@ -195,10 +204,14 @@ def main(argv: list[str] | None = None) -> dict:
     for name, value in results["images_per_second"].items():
         print(f"  {name:22s} {value:8.1f} training images/s (median of {args.rounds})")
     print(
-        f"  ratio vitbook / nn.TransformerEncoder: {results['throughput_ratio_median']:.3f} (per round: {results['throughput_ratios']})"
+        "  ratio vitbook / nn.TransformerEncoder: "
+        f"{results['throughput_ratio_median']:.3f} "
+        f"(per round: {results['throughput_ratios']})"
     )
     print(
-        f"  training FLOP/s {results['achieved_gflop_per_second']} GFLOP/s = {results['fraction_of_matmul']:.1%} of a 2048^2 float32 matmul ({results['matmul_gflop_per_second']} GFLOP/s)"
+        f"  training FLOP/s {results['achieved_gflop_per_second']} GFLOP/s = "
+        f"{results['fraction_of_matmul']:.1%} of a 2048^2 float32 matmul "
+        f"({results['matmul_gflop_per_second']} GFLOP/s)"
     )
     if args.notebooks:
         root = Path(__file__).resolve().parent.parent

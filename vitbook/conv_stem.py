@@ -1,13 +1,15 @@
-"""Patchify vs convolutional stem at small scale: ``python -m vitbook.conv_stem --help``.
+"""Patchify vs convolutional stem at small scale:
+``python -m vitbook.conv_stem --help``.
 
-"Early Convolutions Help Transformers See Better" (Xiao et al., NeurIPS 2021) replaces ViT's
-patchify layer by a few stride-2 3x3 convolutions and removes one transformer block to keep
-the cost equal. Here the book's reference tiny ViT (Fashion-MNIST, a 7x7 grid of 4x4
-patches, D = 128, 4 blocks) is set against the same ViT with a ``ConvStem`` and 3 blocks,
-the stem's first width chosen so that the two parameter counts match as closely as possible.
-Both are trained with the same recipe and budget at several learning rates and seeds; the
-test accuracies, the parameter and FLOP counts and the configuration are written to
-``vitbook/results/conv_stem.json``, which ``vitbook.load_results("conv_stem")`` reads.
+"Early Convolutions Help Transformers See Better" (Xiao et al., NeurIPS 2021) replaces
+ViT's patchify layer by a few stride-2 3x3 convolutions and removes one transformer
+block to keep the cost equal. Here the book's reference tiny ViT (Fashion-MNIST, a 7x7
+grid of 4x4 patches, D = 128, 4 blocks) is set against the same ViT with a ``ConvStem``
+and 3 blocks, the stem's first width chosen so that the two parameter counts match as
+closely as possible. Both are trained with the same recipe and budget at several
+learning rates and seeds; the test accuracies, the parameter and FLOP counts and the
+configuration are written to ``vitbook/results/conv_stem.json``, which
+``vitbook.load_results("conv_stem")`` reads.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ __all__ = [
 
 #: The paper's claim (abstract, NeurIPS 2021 version), quoted.
 PAPER_CLAIM = (
-    "Using a convolutional stem in ViT dramatically increases optimization stability and "
-    "also improves peak performance (by ~1-2% top-1 accuracy on ImageNet-1k), while "
-    "maintaining flops and runtime."
+    "Using a convolutional stem in ViT dramatically increases optimization stability "
+    "and also improves peak performance (by ~1-2% top-1 accuracy on ImageNet-1k), "
+    "while maintaining flops and runtime."
 )
 
 
 def matched_stem(model: dict | None = None) -> tuple[list[int], dict]:
-    """The conv stem's widths ``[c1, D]`` whose ViT (one block fewer) best matches the patchify ViT's parameters.
+    """The conv stem's widths ``[c1, D]`` whose ViT (one block fewer)
+    best matches the patchify ViT's parameters.
 
     Returns the widths and a record of both models' parameter and FLOP counts.
     """
@@ -49,12 +52,14 @@ def matched_stem(model: dict | None = None) -> tuple[list[int], dict]:
     p, c, d = model["patch_size"], model["channels"], model["dim"]
     if p != 4:
         raise ValueError(
-            f"matched_stem searches two-convolution stems (patch size 4), got patch size {p}"
+            "matched_stem searches two-convolution stems (patch size 4), "
+            f"got patch size {p}"
         )
     patchify = ViT(**model)
     target = count_parameters(patchify)
     fewer = {**model, "depth": model["depth"] - 1}
-    # without its stem, the conv ViT has the patchify ViT's parameters less its embedding and a block
+    # without its stem, the conv ViT has the patchify ViT's parameters less its
+    # embedding and a block
     budget = count_parameters(patchify.patch_embed) + count_parameters(
         patchify.blocks[0]
     )
@@ -62,7 +67,8 @@ def matched_stem(model: dict | None = None) -> tuple[list[int], dict]:
     def stem_parameters(c1: int) -> int:
         return count_parameters(ConvStem(p, c, d, channels=(c1, d)))
 
-    # the stem's count is linear in c1, a + b * c1: solve, then take the nearer whole width
+    # the stem's count is linear in c1, a + b * c1: solve,
+    # then take the nearer whole width
     slope = stem_parameters(2) - stem_parameters(1)
     intercept = stem_parameters(1) - slope
     guess = max(1, (budget - intercept) // slope)
@@ -133,7 +139,8 @@ def run(
                 if log:
                     log(
                         f"{name:8s} lr {lr:.0e} seed {seed}: test accuracy "
-                        f"{info['test_accuracy']:.4f}, train loss {info['final_train_loss']:.3f}, "
+                        f"{info['test_accuracy']:.4f}, "
+                        f"train loss {info['final_train_loss']:.3f}, "
                         f"{info['train_seconds']:.0f} s"
                     )
     summary = []
@@ -160,14 +167,19 @@ def run(
                 }
             )
     return {
-        "what": "test accuracy on all 10,000 Fashion-MNIST test images after a short, equal budget",
+        "what": (
+            "test accuracy on all 10,000 Fashion-MNIST test images "
+            "after a short, equal budget"
+        ),
         "script": "python -m vitbook.conv_stem",
         "model": {**REFERENCE_MODEL},
         "stems": {
             "patchify": "PatchEmbedding (one linear map per 4x4 patch), depth 4",
-            "conv": f"ConvStem: 3x3 stride-2 convs {channels} + BatchNorm + ReLU, then a 1x1 conv "
-            f"to {REFERENCE_MODEL['dim']}; depth {budget['conv']['depth']} (one block removed, "
-            "as in the paper)",
+            "conv": (
+                f"ConvStem: 3x3 stride-2 convs {channels} + BatchNorm + ReLU, "
+                f"then a 1x1 conv to {REFERENCE_MODEL['dim']}; "
+                f"depth {budget['conv']['depth']} (one block removed, as in the paper)"
+            ),
         },
         "budget": {
             "epochs": epochs,
@@ -188,7 +200,8 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.conv_stem", description=__doc__.split("\n")[0]
+        prog="python -m vitbook.conv_stem",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
         "--epochs", type=float, default=0.4, help="training budget per run"

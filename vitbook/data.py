@@ -1,4 +1,5 @@
-"""Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017; MIT licence), found offline or downloaded once, always verified.
+"""Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017; MIT licence), found offline or
+downloaded once, always verified.
 
 ``load_fashion_mnist(split)`` looks, in order, in
 
@@ -8,8 +9,8 @@
 4. the official download, saved into that cache, where the network allows.
 
 Each file may be gzipped or not. Its decompressed bytes must match a known SHA-256 sum,
-wherever it came from: a mismatch is an error, and a bad download is deleted, never kept.
-No other data is ever substituted.
+wherever it came from: a mismatch is an error, and a bad download is deleted, never
+kept. No other data is ever substituted.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ FASHION_MNIST_CLASSES = (
     "Ankle boot",
 )
 
-#: For each split, its (images, labels) files, the count, and the SHA-256 of the decompressed bytes.
+#: For each split, its (images, labels) files, the count,
+#: and the SHA-256 of the decompressed bytes.
 FILES = {
     "train": {
         "images": (
@@ -77,7 +79,8 @@ FILES = {
 
 
 class DataNotFoundError(FileNotFoundError):
-    """Fashion-MNIST was not found anywhere the loader looks, and could not be downloaded."""
+    """Fashion-MNIST was not found anywhere the loader looks,
+    and could not be downloaded."""
 
 
 class ChecksumError(ValueError):
@@ -109,8 +112,9 @@ def _verified(path: Path, sha256: str) -> bytes:
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ChecksumError(
-            f"{path} does not hold the expected Fashion-MNIST data: SHA-256 of its contents is "
-            f"{digest}, expected {sha256}. Replace it with the official file."
+            f"{path} does not hold the expected Fashion-MNIST data: "
+            f"SHA-256 of its contents is {digest}, expected {sha256}. "
+            "Replace it with the official file."
         )
     return data
 
@@ -161,17 +165,19 @@ def _load_file(name: str, sha256: str, download: bool) -> bytes:
         reason = "downloading was switched off (download=False)"
     places = "\n".join(f"  - {what}: {directory}" for what, directory in search_paths())
     raise DataNotFoundError(
-        f"Fashion-MNIST file {name} (or {name}.gz) was not found. Looked in:\n{places}\n"
-        f"and {reason}.\nTo provide the data: `apt-get install dataset-fashion-mnist` (Debian), or put "
-        f"the four official files (train/t10k images/labels .gz) in a directory and set {ENV_VAR} to it, "
-        f"or allow the download."
+        f"Fashion-MNIST file {name} (or {name}.gz) was not found. "
+        f"Looked in:\n{places}\nand {reason}.\n"
+        "To provide the data: `apt-get install dataset-fashion-mnist` (Debian), "
+        "or put the four official files (train/t10k images/labels .gz) "
+        f"in a directory and set {ENV_VAR} to it, or allow the download."
     )
 
 
 def load_fashion_mnist(
     split: str = "train", download: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST ``split`` ("train" or "test"): uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``."""
+    """Fashion-MNIST ``split`` ("train" or "test"):
+    uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     spec = FILES[split]
@@ -185,7 +191,8 @@ def load_fashion_mnist(
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Flip each image of a batch ``(B, C, H, W)`` left-right with probability 1/2 (seeded)."""
+    """Flip each image of a batch ``(B, C, H, W)`` left-right with probability 1/2
+    (seeded)."""
     flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
@@ -193,8 +200,9 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
 def random_crop_flip(
     images: torch.Tensor, generator: torch.Generator, padding: int = 2
 ) -> torch.Tensor:
-    """Augment a batch ``(B, C, H, W)``: a random shift of up to ``padding`` pixels (zero-padded
-    crop) and a random left-right flip, each image on its own; the same generator, the same batch.
+    """Augment a batch ``(B, C, H, W)``: a random shift of up to ``padding`` pixels
+    (zero-padded crop) and a random left-right flip, each image on its own; the same
+    generator, the same batch.
     """
     b, _, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)  # (B, C, H+2p, W+2p)
@@ -203,9 +211,8 @@ def random_crop_flip(
     rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # (B, H)
     cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # (B, W)
     index = torch.arange(b, device=images.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[
-        index, rows[:, :, None], cols[:, None, :]
-    ]  # (B, H, W, C)
+    channels_last = padded.permute(0, 2, 3, 1)
+    out = channels_last[index, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     out = out.permute(0, 3, 1, 2)
     flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)

@@ -1,11 +1,14 @@
 """The patch embedding: one linear map applied to every flattened patch.
 
-``PatchEmbedding`` is the book's form: ``patchify`` then ``nn.Linear(P*P*C, D)``. The paper's
-code and timm write the same map as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``; the two
-conversion functions move weights between the forms, minding that ``patchify`` flattens a
-patch channels-last while a ``Conv2d`` kernel is stored channels-first. ``ConvStem`` is the
-alternative of "Early Convolutions Help Transformers See Better": stride-2 3x3 convolutions,
-then a 1x1 convolution, giving tokens on the same grid.
+``PatchEmbedding`` is the book's form: ``patchify`` then ``nn.Linear(P*P*C, D)``, with
+PyTorch's default initialisation. The official JAX code writes the same map as a Flax
+``nn.Conv(D, kernel_size=(P, P), strides=(P, P), padding="VALID")`` (its kernel stored
+``(P, P, C, D)``), timm and torchvision as ``nn.Conv2d(C, D, kernel_size=P, stride=P)``
+(kernel ``(D, C, P, P)``). The two conversion functions move weights between the
+``Linear`` and the ``Conv2d`` form, minding that ``patchify`` flattens a patch
+channels-last while a ``Conv2d`` kernel is stored channels-first. ``ConvStem`` is the
+alternative of "Early Convolutions Help Transformers See Better": stride-2 3x3
+convolutions, then a 1x1 convolution, giving tokens on the same grid.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ __all__ = [
 
 
 class PatchEmbedding(nn.Module):
-    """Images ``(B, C, H, W)`` -> patch tokens ``(B, N, D)`` through ``proj = nn.Linear(P*P*C, D)``."""
+    """Images ``(B, C, H, W)`` -> patch tokens ``(B, N, D)`` through
+    ``proj = nn.Linear(P*P*C, D)``."""
 
     def __init__(self, patch_size: int = 16, in_channels: int = 3, dim: int = 128):
         super().__init__()
@@ -41,21 +45,24 @@ class PatchEmbedding(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim == 4 and images.shape[1] != self.in_channels:
             raise ValueError(
-                f"expected {self.in_channels} channels in (B, C, H, W), got shape {tuple(images.shape)}"
+                f"expected {self.in_channels} channels in (B, C, H, W), "
+                f"got shape {tuple(images.shape)}"
             )
-        return self.proj(
-            patchify(images, self.patch_size)
-        )  # (B, N, P*P*C) -> (B, N, D)
+        # (B, N, P*P*C) -> (B, N, D)
+        return self.proj(patchify(images, self.patch_size))
 
 
 def linear_to_conv(embedding: PatchEmbedding) -> nn.Conv2d:
-    """The ``nn.Conv2d(C, D, kernel_size=P, stride=P)`` that computes the same map as ``embedding``.
+    """The ``nn.Conv2d(C, D, kernel_size=P, stride=P)`` that computes the same map as
+    ``embedding``.
 
-    Its output ``(B, D, H/P, W/P)`` flattened to ``(B, N, D)`` equals ``embedding(images)``.
+    Its output ``(B, D, H/P, W/P)`` flattened to ``(B, N, D)`` equals
+    ``embedding(images)``.
     """
     if not isinstance(embedding, PatchEmbedding):
         raise TypeError(
-            f"embedding must be a vitbook.PatchEmbedding, got {type(embedding).__name__}"
+            "embedding must be a vitbook.PatchEmbedding, "
+            f"got {type(embedding).__name__}"
         )
     p, c, d = embedding.patch_size, embedding.in_channels, embedding.dim
     w = embedding.proj.weight
@@ -70,7 +77,8 @@ def linear_to_conv(embedding: PatchEmbedding) -> nn.Conv2d:
 def conv_to_linear(conv: nn.Conv2d) -> PatchEmbedding:
     """The ``PatchEmbedding`` that computes the same map as a patchifying ``conv``.
 
-    ``conv`` must have a square kernel equal to its stride, no padding, no dilation, groups=1.
+    ``conv`` must have a square kernel equal to its stride, no padding, no dilation,
+    groups=1.
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
@@ -78,11 +86,13 @@ def conv_to_linear(conv: nn.Conv2d) -> PatchEmbedding:
     if kh != kw or conv.stride != (kh, kw) or conv.padding not in ((0, 0), "valid"):
         raise ValueError(
             f"conv must have a square kernel equal to its stride and no padding, got "
-            f"kernel_size={conv.kernel_size}, stride={conv.stride}, padding={conv.padding}"
+            f"kernel_size={conv.kernel_size}, stride={conv.stride}, "
+            f"padding={conv.padding}"
         )
     if conv.dilation != (1, 1) or conv.groups != 1:
         raise ValueError(
-            f"conv must have dilation 1 and groups 1, got {conv.dilation} and {conv.groups}"
+            "conv must have dilation 1 and groups 1, "
+            f"got {conv.dilation} and {conv.groups}"
         )
     embedding = PatchEmbedding(patch_size=kh, in_channels=c, dim=d).to(conv.weight)
     with torch.no_grad():
@@ -98,38 +108,43 @@ def conv_to_linear(conv: nn.Conv2d) -> PatchEmbedding:
 def cosine_similarity_matrix(
     x: torch.Tensor, y: torch.Tensor | None = None, eps: float = 1e-8
 ) -> torch.Tensor:
-    """All pairwise cosine similarities: ``(..., N, D)`` and ``(..., M, D)`` -> ``(..., N, M)``.
+    """All pairwise cosine similarities:
+    ``(..., N, D)`` and ``(..., M, D)`` -> ``(..., N, M)``.
 
-    Entry ``[i, j]`` is ``x_i · y_j / (|x_i| |y_j|)``; ``y`` defaults to ``x``. A zero vector (an
-    all-black patch) has no direction: its similarities are 0 (a vector shorter than ``eps`` is
-    divided by ``eps``, not by its length, as in ``F.normalize``).
+    Entry ``[i, j]`` is ``x_i · y_j / (|x_i| |y_j|)``; ``y`` defaults to ``x``. A zero
+    vector (an all-black patch) has no direction: its similarities are 0 (a vector
+    shorter than ``eps`` is divided by ``eps``, not by its length, as in
+    ``F.normalize``).
     """
     y = x if y is None else y
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(
-            f"x and y must have shape (..., N, D) and (..., M, D), got {tuple(x.shape)} and {tuple(y.shape)}"
+            "x and y must have shape (..., N, D) and (..., M, D), "
+            f"got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     if x.shape[-1] != y.shape[-1]:
         raise ValueError(
-            f"x and y must have vectors of the same length D, got {x.shape[-1]} and {y.shape[-1]}"
+            "x and y must have vectors of the same length D, "
+            f"got {x.shape[-1]} and {y.shape[-1]}"
         )
-    x_unit = torch.nn.functional.normalize(
-        x, dim=-1, eps=eps
-    )  # (..., N, D), each row of length 1 (or 0)
+    # (..., N, D), each row of length 1 (or 0)
+    x_unit = torch.nn.functional.normalize(x, dim=-1, eps=eps)
     y_unit = torch.nn.functional.normalize(y, dim=-1, eps=eps)  # (..., M, D)
     return x_unit @ y_unit.transpose(-2, -1)  # (..., N, M)
 
 
 class ConvStem(nn.Module):
-    """Images ``(B, C, H, W)`` -> tokens ``(B, N, D)`` through a convolutional stem (Xiao et al., 2021).
+    """Images ``(B, C, H, W)`` -> tokens ``(B, N, D)`` through a convolutional stem
+    (Xiao et al., 2021).
 
-    ``log2(P)`` stages of [3x3 convolution, stride 2, padding 1, no bias -> BatchNorm -> ReLU]
-    halve the image ``log2(P)`` times, then ``proj = nn.Conv2d(channels[-1], D, 1)`` maps each
-    cell to ``D`` values. The tokens lie on the same ``(H/P, W/P)`` grid, in the same raster
-    order, as ``PatchEmbedding``'s. ``channels`` are the stages' widths; by default they follow
-    the paper's smaller stems: the last stage has ``D`` channels and each earlier one half as
-    many (P=16, D=128: 16, 32, 64, 128). Token ``i`` sees a ``(2P-1) x (2P-1)`` window: its own
-    ``P x P`` cell and ``P-1`` pixels above and to the left of it.
+    ``log2(P)`` stages of [3x3 convolution, stride 2, padding 1, no bias -> BatchNorm ->
+    ReLU] halve the image ``log2(P)`` times, then
+    ``proj = nn.Conv2d(channels[-1], D, 1)`` maps each cell to ``D`` values. The tokens
+    lie on the same ``(H/P, W/P)`` grid, in the same raster order, as
+    ``PatchEmbedding``'s. ``channels`` are the stages' widths; by default they follow
+    the paper's smaller stems: the last stage has ``D`` channels and each earlier one
+    half as many (P=16, D=128: 16, 32, 64, 128). Token ``i`` sees a ``(2P-1) x (2P-1)``
+    window: its own ``P x P`` cell and ``P-1`` pixels above and to the left of it.
     """
 
     def __init__(
@@ -184,7 +199,8 @@ class ConvStem(nn.Module):
             raise ValueError(f"images must have shape (B, C, H, W), got {shape}")
         if images.shape[1] != self.in_channels:
             raise ValueError(
-                f"expected {self.in_channels} channels in (B, C, H, W), got shape {tuple(images.shape)}"
+                f"expected {self.in_channels} channels in (B, C, H, W), "
+                f"got shape {tuple(images.shape)}"
             )
         # a side that is no multiple of P raises an error naming it
         grid_size(images.shape[-2:], self.patch_size)

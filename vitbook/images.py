@@ -1,7 +1,9 @@
-"""The book's photos: real images that ship inside installed packages, so nothing is downloaded.
+"""The book's photos: real images that ship inside installed packages,
+so nothing is downloaded.
 
 ``load_photo`` returns an ``(H, W, C)`` uint8 array, the way images are stored on disk;
-``to_tensor`` turns it into the ``(1, C, H, W)`` float tensor in [0, 1] that PyTorch models take.
+``to_tensor`` turns it into the ``(1, C, H, W)`` float tensor in [0, 1] that PyTorch
+models take.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from PIL import Image
 __all__ = [
     "PHOTOS",
     "center_crop",
+    "chessboard_windows",
+    "face_box",
+    "photo_crops",
     "load_photo",
     "load_raw_photo",
     "resize",
@@ -43,7 +48,8 @@ def load_raw_photo(name: str = "astronaut") -> np.ndarray:
 
 
 def center_crop(image: np.ndarray) -> np.ndarray:
-    """The largest centred square of an ``(H, W, C)`` image: ``(S, S, C)`` with ``S = min(H, W)``."""
+    """The largest centred square of an ``(H, W, C)`` image:
+    ``(S, S, C)`` with ``S = min(H, W)``."""
     h, w = image.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
@@ -51,7 +57,8 @@ def center_crop(image: np.ndarray) -> np.ndarray:
 
 
 def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize an ``(H, W, C)`` uint8 image to ``size`` = ``(H', W')`` (or a square side) with bicubic filtering."""
+    """Resize an ``(H, W, C)`` uint8 image to ``size`` = ``(H', W')`` (or a square side)
+    with bicubic filtering."""
     height, width = (size, size) if isinstance(size, int) else size
     return np.array(
         Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
@@ -59,7 +66,8 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 
 
 def load_photo(name: str = "astronaut", size: int = 224) -> np.ndarray:
-    """The photo ``name``, centre-cropped to a square and resized: ``(size, size, 3)`` uint8."""
+    """The photo ``name``, centre-cropped to a square and resized:
+    ``(size, size, 3)`` uint8."""
     if not isinstance(size, int) or size <= 0:
         raise ValueError(f"size must be a positive int, got {size!r}")
     return resize(center_crop(load_raw_photo(name)), size)
@@ -69,6 +77,82 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 in 0..255 -> ``(1, C, H, W)`` float32 in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(
-            f"expected an (H, W, C) uint8 image, got dtype {image.dtype} and shape {image.shape}"
+            "expected an (H, W, C) uint8 image, "
+            f"got dtype {image.dtype} and shape {image.shape}"
         )
     return torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+def face_box(image: np.ndarray) -> tuple[int, int, int, int]:
+    """The largest face in an ``(H, W, 3)`` uint8 photo: ``(top, left, height, width)``.
+
+    Found by the frontal-face detector that ships with scikit-image (a cascade of local
+    binary pattern features, ``skimage.feature.Cascade``), so a chapter can check in
+    code which patches a face covers instead of saying so from the picture.
+    """
+    from skimage import data
+    from skimage.feature import Cascade
+
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise ValueError(
+            f"expected an (H, W, C) uint8 photo, got dtype {image.dtype} and shape "
+            f"{image.shape}; pass load_photo(...), not a tensor"
+        )
+    detector = Cascade(data.lbp_frontal_face_cascade_filename())
+    h, w = image.shape[:2]
+    faces = detector.detect_multi_scale(
+        img=image,
+        scale_factor=1.2,
+        step_ratio=1,
+        min_size=(24, 24),
+        max_size=(h, w),
+    )
+    if not faces:
+        raise ValueError(
+            f"no face found in the {h}x{w} photo; face_box needs a frontal face of "
+            "at least 24x24 pixels"
+        )
+    face = max(faces, key=lambda f: f["width"] * f["height"])
+    return int(face["r"]), int(face["c"]), int(face["height"]), int(face["width"])
+
+
+def chessboard_windows(
+    image: torch.Tensor, train: bool, block: int = 56, size: int = 16, stride: int = 8
+) -> torch.Tensor:
+    """Windows from one colour of a chessboard laid over a ``(1, C, H, W)`` image.
+
+    The image is cut into ``block x block`` squares coloured like a chessboard; every
+    ``size x size`` window at ``stride`` inside the "white" squares (``train=True``) or
+    the "black" ones (``train=False``) is returned, ``(M, C, size, size)``. Windows of
+    the two colours never overlap, so they make a train and a test set from one photo.
+    """
+    if image.ndim != 4 or image.shape[0] != 1:
+        raise ValueError(
+            f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
+        )
+    channels, height, width = image.shape[1:]
+    out = []
+    for top in range(0, height, block):
+        for left in range(0, width, block):
+            if ((top // block + left // block) % 2 == 0) != train:
+                continue
+            tile = image[:, :, top : top + block, left : left + block]
+            # (1, C, rows, cols, size, size): every window of the tile
+            windows = tile.unfold(2, size, stride).unfold(3, size, stride)
+            windows = windows.permute(0, 2, 3, 1, 4, 5)  # (1, rows, cols, C, s, s)
+            out.append(windows.reshape(-1, channels, size, size))
+    return torch.cat(out)
+
+
+def photo_crops(
+    photos: dict[str, torch.Tensor], train: bool, **windows
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A "which photo is this crop from?" data set: ``(x, y)``.
+
+    ``x`` holds the ``chessboard_windows`` of every photo (``windows`` are its
+    ``block``, ``size`` and ``stride``), ``(M, C, size, size)``; ``y`` the index of the
+    photo each came from, in the order of ``photos``.
+    """
+    parts = [chessboard_windows(image, train, **windows) for image in photos.values()]
+    labels = [torch.full((len(p),), k) for k, p in enumerate(parts)]
+    return torch.cat(parts), torch.cat(labels)

@@ -1,4 +1,5 @@
-"""The transformer encoder and the whole Vision Transformer, built from the book's pieces."""
+"""The transformer encoder and the whole Vision Transformer,
+built from the book's pieces."""
 
 from __future__ import annotations
 
@@ -28,13 +29,15 @@ POSITION_KINDS = ("learned", "sincos1d", "sincos2d", "none")
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``, scores ``q·k / sqrt(D/heads)``."""
+    """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``,
+    scores ``q·k / sqrt(D/heads)``."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
         if dim % heads:
             raise ValueError(
-                f"dim {dim} is not divisible by heads {heads}; choose heads that divide dim"
+                f"dim {dim} is not divisible by heads {heads}; "
+                "choose heads that divide dim"
             )
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)  # W_Q, W_K, W_V stacked
@@ -45,9 +48,8 @@ class MultiHeadSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, N, D)`` -> q, k, v, each ``(B, heads, N, D/heads)``."""
         b, n, d = x.shape
-        qkv = self.qkv(x).reshape(
-            b, n, 3, self.heads, d // self.heads
-        )  # (B, N, 3, h, D/h)
+        # (B, N, 3D) -> (B, N, 3, h, D/h)
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, N, D/h)
         return q, k, v
 
@@ -65,7 +67,8 @@ class MultiHeadSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The block's feed-forward part: ``(B, N, D)`` -> ``(B, N, mlp_dim)`` -> GELU -> ``(B, N, D)``."""
+    """The block's feed-forward part: ``(B, N, D)`` -> ``(B, N, mlp_dim)`` -> GELU ->
+    ``(B, N, D)``."""
 
     def __init__(self, dim: int, mlp_dim: int):
         super().__init__()
@@ -77,7 +80,8 @@ class MLP(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """A pre-norm transformer block: ``x + MSA(LN(x))``, then ``x + MLP(LN(x))``; ``(B, N, D)`` -> ``(B, N, D)``."""
+    """A pre-norm transformer block: ``x + MSA(LN(x))``, then ``x + MLP(LN(x))``;
+    ``(B, N, D)`` -> ``(B, N, D)``."""
 
     def __init__(self, dim: int, heads: int, mlp_dim: int):
         super().__init__()
@@ -87,19 +91,20 @@ class EncoderBlock(nn.Module):
         self.mlp = MLP(dim, mlp_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(
-            self.norm1(x)
-        )  # the residual needs f(x) to have x's shape (B, N, D)
+        # each residual adds f(x) to x, so f(x) must have x's shape (B, N, D)
+        x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
 class ViT(nn.Module):
-    """A Vision Transformer: ``(B, channels, S, S)`` images in [0, 1] -> ``(B, num_classes)`` logits.
+    """A Vision Transformer: ``(B, channels, S, S)`` images in [0, 1] ->
+    ``(B, num_classes)`` logits.
 
-    Patch embedding -> class token (token 0) -> position table ``pos_embed`` ``(1, 1 + N, dim)``
-    -> ``depth`` encoder blocks -> LayerNorm -> linear head on the class token (or the mean
-    of the patch tokens with ``pool="mean"``). ``embedding`` swaps in another patch embedding
-    that maps images to ``(B, N, dim)`` on the same grid.
+    Patch embedding -> class token (token 0) -> position table ``pos_embed``
+    ``(1, 1 + N, dim)`` -> ``depth`` encoder blocks -> LayerNorm -> linear head on the
+    class token (or the mean of the patch tokens with ``pool="mean"``). ``embedding``
+    swaps in another patch embedding that maps images to ``(B, N, dim)`` on the same
+    grid.
     """
 
     def __init__(
@@ -149,9 +154,8 @@ class ViT(nn.Module):
         if position == "learned":
             self.pos_embed = nn.Parameter(torch.randn(1, 1 + num_patches, dim) * 0.02)
         else:
-            table = torch.zeros(
-                1 + num_patches, dim
-            )  # the class token gets no position
+            # the class token's row stays zero: it gets no position
+            table = torch.zeros(1 + num_patches, dim)
             if position == "sincos2d":
                 table[1:] = sincos_position_embedding(self.grid_size, dim)
             elif position == "sincos1d":
@@ -164,15 +168,16 @@ class ViT(nn.Module):
         self.head = nn.Linear(dim, num_classes)
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
-        """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token, then the patches)."""
+        """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,
+        then the patches)."""
         if images.ndim != 4 or images.shape[1:] != (
             self.channels,
             self.image_size,
             self.image_size,
         ):
             raise ValueError(
-                f"expected images of shape (B, {self.channels}, {self.image_size}, {self.image_size}), "
-                f"got {tuple(images.shape)}"
+                f"expected images of shape (B, {self.channels}, {self.image_size}, "
+                f"{self.image_size}), got {tuple(images.shape)}"
             )
         x = self.patch_embed((images - self.mean) / self.std)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
@@ -190,7 +195,8 @@ class ViT(nn.Module):
         return self.head(self.features(images))
 
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """The softmax attention of every block: ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, 1+N, 1+N)``."""
+        """The softmax attention of every block:
+        ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, 1+N, 1+N)``."""
         x = self.tokens(images)  # (B, 1+N, D)
         maps = []
         for block in self.blocks:
@@ -201,13 +207,15 @@ class ViT(nn.Module):
 
 
 def parameter_table(model: nn.Module, per_block: bool = True) -> list[tuple[str, int]]:
-    """The trainable parameters of a ``ViT`` by part: ``[(name, count), ...]`` in forward order, summing to the total.
+    """The trainable parameters of a ``ViT`` by part: ``[(name, count), ...]`` in
+    forward order, summing to the total.
 
-    Rows are named like the attributes: ``patch_embed``, ``cls_token``, ``pos_embed`` (only when
-    learned; fixed tables are buffers), ``blocks.0.norm1``, ``blocks.0.attn.qkv``,
-    ``blocks.0.attn.proj``, ``blocks.0.norm2``, ``blocks.0.mlp.fc1``, ``blocks.0.mlp.fc2``, ...,
-    ``norm``, ``head``. With ``per_block=False`` the blocks are summed: ``blocks.*.attn.qkv``.
-    Works on models built on the ``meta`` device (counts without allocating the weights).
+    Rows are named like the attributes: ``patch_embed``, ``cls_token``, ``pos_embed``
+    (only when learned; fixed tables are buffers), ``blocks.0.norm1``,
+    ``blocks.0.attn.qkv``, ``blocks.0.attn.proj``, ``blocks.0.norm2``,
+    ``blocks.0.mlp.fc1``, ``blocks.0.mlp.fc2``, ..., ``norm``, ``head``. With
+    ``per_block=False`` the blocks are summed: ``blocks.*.attn.qkv``. Works on models
+    built on the ``meta`` device (counts without allocating the weights).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -232,13 +240,15 @@ def mean_attention_distance(
     grid_size: int | tuple[int, int],
     patch_size: int,
 ) -> torch.Tensor:
-    """The mean attention distance of each head, in pixels: ``(B, heads, T, T)`` -> ``(heads,)``.
+    """The mean attention distance of each head, in pixels:
+    ``(B, heads, T, T)`` -> ``(heads,)``.
 
-    For every query patch, the distance from its centre to each key patch's centre (grid steps
-    times ``patch_size``), weighted by the attention; then the mean over query patches and
-    images (the ViT paper's Figure 7, right, and Appendix D.7). ``T`` is N, or 1 + N with a
-    class token first: its row and column are dropped (it has no place in the image) and each
-    query's weights on the N patches are renormalised to sum to 1.
+    For every query patch, the distance from its centre to each key patch's centre
+    (grid steps times ``patch_size``), weighted by the attention; then the mean over
+    query patches and images (the ViT paper's Figure 7, right, and Appendix D.7). ``T``
+    is N, or 1 + N with a class token first: its row and column are dropped (it has no
+    place in the image) and each query's weights on the N patches are renormalised to
+    sum to 1.
     """
     from .patches import _pair
 
@@ -256,7 +266,8 @@ def mean_attention_distance(
         attention = attention / attention.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     elif tokens != n:
         raise ValueError(
-            f"attention has {tokens} tokens, but a {rows}x{cols} grid has N = {n} patches: "
+            f"attention has {tokens} tokens, "
+            f"but a {rows}x{cols} grid has N = {n} patches: "
             f"expected N = {n} or 1 + N = {n + 1}"
         )
     r, c = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
@@ -275,12 +286,13 @@ def count_parameters(module: torch.nn.Module) -> int:
 def count_flops(
     module: torch.nn.Module, inputs: torch.Tensor, backward: bool = False
 ) -> int:
-    """FLOPs (2 per multiply-add) of one forward pass of ``module`` (in eval mode) on ``inputs``,
-    or with ``backward=True`` of a training step's forward and backward passes (in train mode).
+    """FLOPs (2 per multiply-add) of one forward pass of ``module`` (in eval mode) on
+    ``inputs``, or with ``backward=True`` of a training step's forward and backward
+    passes (in train mode).
 
-    Counted by ``torch.utils.flop_counter``: matrix products and convolutions, attention's two
-    ``N x N`` products included (attention runs on its plain "math" kernel while counting);
-    norms, activations and softmax are not counted.
+    Counted by ``torch.utils.flop_counter``: matrix products and convolutions,
+    attention's two ``N x N`` products included (attention runs on its plain "math"
+    kernel while counting); norms, activations and softmax are not counted.
     """
     from contextlib import nullcontext
 

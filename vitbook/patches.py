@@ -1,16 +1,23 @@
 """Cutting images into patches and putting them back together.
 
 The book's convention, the ViT paper's: an image ``(B, C, H, W)`` becomes a sequence of
-``N = (H/P)·(W/P)`` patches in raster order (left to right, then top to bottom), and each
-``(P, P, C)`` patch is flattened row by row in **channels-last** order, so the first ``C``
-values of a patch vector are the colour of its top-left pixel.
+``N = (H/P)·(W/P)`` patches in raster order (left to right, then top to bottom), and
+each ``(P, P, C)`` patch is flattened row by row in **channels-last** order, so the
+first ``C`` values of a patch vector are the colour of its top-left pixel.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["grid_size", "num_patches", "patchify", "unpatchify"]
+__all__ = [
+    "grid_size",
+    "num_patches",
+    "patches_in_box",
+    "patchify",
+    "sliding_patches",
+    "unpatchify",
+]
 
 
 def _check_patch_size(patch_size: int) -> int:
@@ -38,7 +45,8 @@ def _pair(size: int | tuple[int, int], name: str) -> tuple[int, int]:
 
 
 def grid_size(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
-    """The patch grid ``(H/P, W/P)`` of an image of ``image_size`` = ``(H, W)`` (or ``H`` = ``W``)."""
+    """The patch grid ``(H/P, W/P)`` of an image of ``image_size`` = ``(H, W)``
+    (or ``H`` = ``W``)."""
     height, width = _pair(image_size, "image_size")
     p = _check_patch_size(patch_size)
     for name, side in (("height", height), ("width", width)):
@@ -60,15 +68,18 @@ def num_patches(image_size: int | tuple[int, int], patch_size: int) -> int:
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Cut images into flattened patches: ``(B, C, H, W)`` -> ``(B, N, P*P*C)``.
 
-    Patches come in raster order; inside a patch the values are channels-last, row by row.
+    Patches come in raster order; inside a patch the values are channels-last,
+    row by row.
     """
     if not isinstance(images, torch.Tensor):
         raise TypeError(
-            f"images must be a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}"
+            "images must be a torch.Tensor of shape (B, C, H, W), "
+            f"got {type(images).__name__}"
         )
     if images.ndim != 4:
         hint = (
-            " (a single image? add the batch axis with images[None] or images.unsqueeze(0))"
+            " (a single image? add the batch axis with images[None] "
+            "or images.unsqueeze(0))"
             if images.ndim == 3
             else ""
         )
@@ -88,11 +99,13 @@ def unpatchify(
 ) -> torch.Tensor:
     """Put flattened patches back into images: ``(B, N, P*P*C)`` -> ``(B, C, H, W)``.
 
-    The exact inverse of :func:`patchify`; ``image_size`` is ``(H, W)`` (or ``H`` = ``W``).
+    The exact inverse of :func:`patchify`; ``image_size`` is ``(H, W)``
+    (or ``H`` = ``W``).
     """
     if not isinstance(patches, torch.Tensor):
         raise TypeError(
-            f"patches must be a torch.Tensor of shape (B, N, P*P*C), got {type(patches).__name__}"
+            "patches must be a torch.Tensor of shape (B, N, P*P*C), "
+            f"got {type(patches).__name__}"
         )
     if patches.ndim != 3:
         raise ValueError(
@@ -108,10 +121,57 @@ def unpatchify(
         )
     if length % (p * p):
         raise ValueError(
-            f"patch vectors of length {length} do not divide into {p}x{p} = {p * p} pixels "
-            f"of whole channels; check patch_size (got {p})"
+            f"patch vectors of length {length} do not divide into "
+            f"{p}x{p} = {p * p} pixels of whole channels; check patch_size (got {p})"
         )
     c = length // (p * p)
     x = patches.reshape(b, rows, cols, p, p, c)  # (B, H/P, W/P, P, P, C)
     x = x.permute(0, 5, 1, 3, 2, 4)  # (B, C, H/P, P, W/P, P)
     return x.reshape(b, c, rows * p, cols * p)  # (B, C, H, W)
+
+
+def sliding_patches(images: torch.Tensor, patch_size: int, stride: int) -> torch.Tensor:
+    """Every ``P x P`` window at ``stride``, flattened like ``patchify``'s patches:
+    ``(B, C, H, W)`` -> ``(B, M, P*P*C)``, channels-last, in raster order.
+
+    At ``stride == patch_size`` these are exactly ``patchify``'s patches; a smaller
+    stride gives overlapping windows (more samples of the same kind of patch).
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else None
+        raise ValueError(f"images must have shape (B, C, H, W), got {shape}")
+    p = _check_patch_size(patch_size)
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride <= 0:
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    b, c = images.shape[:2]
+    windows = images.unfold(2, p, stride).unfold(3, p, stride)  # (B, C, r, c, P, P)
+    windows = windows.permute(0, 2, 3, 4, 5, 1)  # (B, r, c, P, P, C)
+    return windows.reshape(b, -1, p * p * c)
+
+
+def patches_in_box(
+    box: tuple[int, int, int, int],
+    image_size: int | tuple[int, int],
+    patch_size: int,
+) -> dict[int, float]:
+    """The patches a box overlaps: ``{index: share of the box's area in that patch}``.
+
+    ``box`` is ``(top, left, height, width)`` in pixels (e.g. from ``face_box``); the
+    indices are raster indices of the ``(H/P, W/P)`` grid, in raster order, and the
+    shares sum to 1 for a box inside the image.
+    """
+    top, left, height, width = (int(v) for v in box)
+    if height <= 0 or width <= 0:
+        raise ValueError(
+            f"box (top, left, height, width) must have a positive size, got {box}"
+        )
+    rows, cols = grid_size(image_size, patch_size)
+    p = patch_size
+    shares = {}
+    for r in range(rows):
+        for c in range(cols):
+            dy = min(top + height, (r + 1) * p) - max(top, r * p)
+            dx = min(left + width, (c + 1) * p) - max(left, c * p)
+            if dy > 0 and dx > 0:
+                shares[r * cols + c] = dy * dx / (height * width)
+    return shares

@@ -1,22 +1,138 @@
-"""Figures the chapters share: the patch grid on a photo, patch sequences, single patches."""
+"""Figures the chapters share: the book's figure style, the patch grid on a photo, patch
+sequences, single patches, filters drawn as patches, similarity maps.
+
+``use_book_style()`` (called once near the top of each chapter) makes every figure a PNG
+at ``BOOK_DPI`` and warns when a figure's text would be smaller than ``MIN_FONT_POINTS``
+once the HTML book scales the figure to its text column.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
+from matplotlib import patheffects
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure, FigureBase
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from .patches import grid_size
 
 __all__ = [
+    "BOOK_DPI",
+    "MIN_FONT_POINTS",
+    "PAGE_WIDTH_INCHES",
+    "FigureLegibilityWarning",
+    "draw_filter_mosaic",
     "draw_patch_grid",
     "draw_similarity_grid",
     "draw_similarity_maps",
+    "filter_mosaic",
+    "neighbour_correlation",
     "patch_image",
     "show_patch_sequence",
+    "smallest_text",
+    "use_book_style",
 ]
+
+#: Pixels per inch of every figure the book stores (PNG).
+BOOK_DPI = 150
+#: The width of the HTML book's text column: 660 CSS pixels in a 1280-pixel-wide window,
+#: at 96 CSS pixels to the inch. A wider figure is scaled down to it.
+PAGE_WIDTH_INCHES = 660 / 96
+#: The smallest text a figure may show at the page width, in points.
+MIN_FONT_POINTS = 7.0
+
+
+class FigureLegibilityWarning(UserWarning):
+    """A figure's text would be smaller than ``MIN_FONT_POINTS`` in the HTML book."""
+
+
+def _drawn_texts(fig: Figure) -> list[Text]:
+    """The visible, non-empty text artists a draw of ``fig`` shows: titles, labels,
+    the tick labels in view, free text, legends."""
+    texts = []
+    for legend in fig.findobj(Legend):
+        texts += [*legend.get_texts(), legend.get_title()]
+    for figure in fig.findobj(FigureBase):
+        texts += figure.texts
+    for ax in fig.findobj(Axes):
+        if not ax.get_visible():
+            continue
+        texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        if not ax.axison:
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.get_visible():
+                continue
+            texts.append(axis.label)
+            low, high = sorted(axis.get_view_interval())
+            margin = 1e-9 * max(1.0, abs(high - low))
+            ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+            for tick in ticks:
+                if low - margin <= tick.get_loc() <= high + margin:
+                    texts += [tick.label1, tick.label2]
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def smallest_text(fig: Figure, renderer=None) -> tuple[float, str]:
+    """The smallest text of ``fig`` as the book shows it: ``(points, text)``.
+
+    A figure wider than the page (its tight bounding box, as the notebook saves it) is
+    scaled down to ``PAGE_WIDTH_INCHES``, and its text with it; a narrower one is shown
+    at ``BOOK_DPI`` on a 96-dpi page, larger than its nominal size.
+    """
+    renderer = renderer or fig.canvas.get_renderer()
+    width = fig.get_tightbbox(renderer).width  # inches
+    scale = min(BOOK_DPI / 96, PAGE_WIDTH_INCHES / width) if width > 0 else 1.0
+    smallest = (float("inf"), "")
+    for text in _drawn_texts(fig):
+        size = float(text.get_fontsize() * scale)
+        if size < smallest[0]:
+            smallest = (size, text.get_text())
+    return smallest
+
+
+def _check_legibility(event) -> None:
+    fig = event.canvas.figure
+    if getattr(fig, "_vitbook_checked", False):
+        return
+    fig._vitbook_checked = True
+    size, text = smallest_text(fig, event.renderer)
+    if size < MIN_FONT_POINTS:
+        # reported from here, not from matplotlib's event loop (a path in the output)
+        warnings.warn_explicit(
+            f"figure text {text[:40]!r} is {size:.1f} pt at the book's page width "
+            f"(at least {MIN_FONT_POINTS:g} pt needed): enlarge its font or make the "
+            f"figure narrower than {fig.get_size_inches()[0]:.1f} in",
+            FigureLegibilityWarning,
+            filename="vitbook.plots",
+            lineno=0,
+        )
+
+
+def watch_legibility(fig: Figure) -> None:
+    """A ``figure.hooks`` entry: check ``fig``'s smallest text
+    when it is first drawn."""
+    fig.canvas.mpl_connect("draw_event", _check_legibility)
+
+
+def use_book_style() -> None:
+    """Draw figures as the book stores them: PNG at ``BOOK_DPI``, text checked.
+
+    Sets matplotlib's ``figure.dpi`` and adds ``watch_legibility`` to ``figure.hooks``,
+    so a figure whose text would be under ``MIN_FONT_POINTS`` at the page width warns
+    (a ``FigureLegibilityWarning``) when it is drawn.
+    """
+    plt.rcParams["figure.dpi"] = BOOK_DPI
+    plt.rcParams["savefig.dpi"] = BOOK_DPI
+    hook = "vitbook.plots:watch_legibility"
+    if hook not in plt.rcParams["figure.hooks"]:
+        plt.rcParams["figure.hooks"] = [*plt.rcParams["figure.hooks"], hook]
 
 
 def _numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -27,7 +143,8 @@ def _numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _as_hwc(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """An image as an ``(H, W, C)`` array for ``imshow``: accepts ``(H, W, C)`` arrays and ``(1, C, H, W)``/``(C, H, W)`` tensors."""
+    """An image as an ``(H, W, C)`` array for ``imshow``: accepts ``(H, W, C)`` arrays
+    and ``(1, C, H, W)``/``(C, H, W)`` tensors."""
     if isinstance(image, torch.Tensor):
         image = image[0] if image.ndim == 4 else image
         image = image.permute(1, 2, 0)
@@ -43,7 +160,8 @@ def draw_patch_grid(
     color: str = "white",
     fontsize: float = 6,
 ) -> Axes:
-    """Draw ``image`` with its patch grid, each patch labelled by its raster index (0 at top left)."""
+    """Draw ``image`` with its patch grid, each patch labelled by its raster index
+    (0 at top left)."""
     img = _as_hwc(image)
     h, w = img.shape[:2]
     rows, cols = grid_size((h, w), patch_size)
@@ -63,6 +181,10 @@ def draw_patch_grid(
                 fontsize=fontsize,
                 ha="center",
                 va="center",
+                # a dark outline keeps white numbers readable on bright patches
+                path_effects=[
+                    patheffects.withStroke(linewidth=1.5, foreground="black")
+                ],
             )
     if highlight is not None:
         r, c = divmod(highlight, cols)
@@ -82,7 +204,8 @@ def draw_patch_grid(
 
 
 def patch_image(patch_vector: np.ndarray | torch.Tensor, patch_size: int) -> np.ndarray:
-    """A flattened channels-last patch ``(P*P*C,)`` back as a ``(P, P, C)`` array for ``imshow``."""
+    """A flattened channels-last patch ``(P*P*C,)``
+    back as a ``(P, P, C)`` array for ``imshow``."""
     vec = _numpy(patch_vector)
     channels = vec.size // (patch_size * patch_size)
     return vec.reshape(patch_size, patch_size, channels)
@@ -94,12 +217,13 @@ def show_patch_sequence(
     indices: list[int] | range,
     title: str | None = None,
 ):
-    """Draw the patches ``indices`` of one image's ``(N, P*P*C)`` sequence in a row, labelled by index."""
+    """Draw the patches ``indices`` of one image's ``(N, P*P*C)`` sequence in a row,
+    labelled by index."""
     indices = list(indices)
-    fig, axes = plt.subplots(1, len(indices), figsize=(0.6 * len(indices) + 0.4, 1.3))
+    fig, axes = plt.subplots(1, len(indices), figsize=(0.5 * len(indices) + 0.3, 1.25))
     for ax, index in zip(np.atleast_1d(axes), indices):
         ax.imshow(patch_image(patches[index], patch_size).clip(0, 1))
-        ax.set_title(str(index), fontsize=7)
+        ax.set_title(str(index), fontsize=8)
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
@@ -116,22 +240,25 @@ def draw_similarity_grid(
     vmax: float = 1.0,
     cmap: str = "RdBu_r",
 ):
-    """Draw one patch's ``(N,)`` similarities to every patch as a heat map over the ``(rows, cols)`` grid.
+    """Draw one patch's ``(N,)`` similarities to every patch as a heat map over the
+    ``(rows, cols)`` grid.
 
-    ``query`` (a raster index) is outlined. Returns the image, for ``fig.colorbar``. The default
-    colours suit cosine similarities: ``RdBu_r`` from -1 to 1, white at 0.
+    ``query`` (a raster index) is outlined. Returns the image, for ``fig.colorbar``. The
+    default colours suit cosine similarities: ``RdBu_r`` from -1 to 1, white at 0.
     """
     values = _numpy(similarities).astype(float)
     rows, cols = grid
     if values.shape != (rows * cols,):
         raise ValueError(
-            f"similarities must have shape (N,) = ({rows * cols},) for a {rows}x{cols} grid, got {values.shape}"
+            f"similarities must have shape (N,) = ({rows * cols},) "
+            f"for a {rows}x{cols} grid, got {values.shape}"
         )
     image = ax.imshow(values.reshape(rows, cols), cmap=cmap, vmin=vmin, vmax=vmax)
     if query is not None:
         if not 0 <= query < rows * cols:
             raise ValueError(
-                f"query {query} is out of range for a {rows}x{cols} grid: 0 .. {rows * cols - 1}"
+                f"query {query} is out of range for a {rows}x{cols} grid: "
+                f"0 .. {rows * cols - 1}"
             )
         r, c = divmod(query, cols)
         ax.add_patch(
@@ -156,12 +283,14 @@ def draw_similarity_maps(
     title: str | None = None,
     gap: int = 1,
 ):
-    """Draw the ViT paper's Figure 7 (centre) for a position table ``(N, D)`` on a ``(rows, cols)`` grid.
+    """Draw the ViT paper's Figure 7 (centre)
+    for a position table ``(N, D)`` on a ``(rows, cols)`` grid.
 
-    For every ``stride``-th query row and column, a small ``rows x cols`` map of the cosine
-    similarity of the query's vector to every position's vector, placed at the query's spot in
-    a mosaic. Returns the image, for ``fig.colorbar`` (``RdBu_r`` from -1 to 1, white at 0).
-    An all-zero table (no position embedding) has no directions: its tiles are drawn blank.
+    For every ``stride``-th query row and column, a small ``rows x cols`` map of the
+    cosine similarity of the query's vector to every position's vector, placed at the
+    query's spot in a mosaic. Returns the image, for ``fig.colorbar`` (``RdBu_r`` from
+    -1 to 1, white at 0). An all-zero table (no position embedding) has no directions:
+    its tiles are drawn blank.
     """
     from .embedding import cosine_similarity_matrix
     from .patches import _pair
@@ -175,8 +304,9 @@ def draw_similarity_maps(
         values = values[0]
     if values.ndim != 2 or values.shape[0] != rows * cols:
         raise ValueError(
-            f"table must have shape (N, D) with N = {rows}x{cols} = {rows * cols}, got {tuple(table.shape)}; "
-            "for a ViT's (1, 1 + N, D) pos_embed pass pos_embed[0, 1:] (drop the class token's row)"
+            f"table must have shape (N, D) with N = {rows}x{cols} = {rows * cols}, "
+            f"got {tuple(table.shape)}; for a ViT's (1, 1 + N, D) pos_embed "
+            "pass pos_embed[0, 1:] (drop the class token's row)"
         )
     blank = not values.abs().max().item() > 0
     sims = cosine_similarity_matrix(values).numpy()  # (N, N)
@@ -187,9 +317,8 @@ def draw_similarity_maps(
     )
     for i, qr in enumerate(query_rows):
         for j, qc in enumerate(query_cols):
-            tile = sims[qr * cols + qc].reshape(
-                rows, cols
-            )  # the query's similarity to every position
+            # the query's similarity to every position
+            tile = sims[qr * cols + qc].reshape(rows, cols)
             mosaic[i * tile_h : i * tile_h + rows, j * tile_w : j * tile_w + cols] = (
                 tile
             )
@@ -224,4 +353,95 @@ def draw_similarity_maps(
     ax.set_ylabel("query patch row")
     if title:
         ax.set_title(title, fontsize=9)
+    return image
+
+
+def _filters_as_patches(
+    filters: np.ndarray | torch.Tensor, patch_size: int
+) -> np.ndarray:
+    """``(K, P*P*C)`` channels-last filters (rows of ``proj.weight``)
+    -> ``(K, P, P, C)``."""
+    values = _numpy(filters).astype(np.float64)
+    if values.ndim != 2 or values.shape[1] % (patch_size * patch_size):
+        raise ValueError(
+            f"filters must have shape (K, P*P*C) with P = {patch_size}, got "
+            f"{values.shape}; pass proj.weight, one filter per row"
+        )
+    channels = values.shape[1] // (patch_size * patch_size)
+    return values.reshape(len(values), patch_size, patch_size, channels)
+
+
+def neighbour_correlation(filters: np.ndarray | torch.Tensor, patch_size: int) -> float:
+    """How alike neighbouring weights are: the correlation of each weight of each filter
+    with its right-hand and its lower neighbour, in every channel.
+
+    ``filters`` is ``(K, P*P*C)``, one channels-last filter per row (``proj.weight``),
+    or flattened patches of an image. Independent random weights give about 0; photo
+    patches, whose neighbouring pixels are nearly equal, close to 1.
+    """
+    tiles = _filters_as_patches(filters, patch_size)  # (K, P, P, C)
+    left = np.concatenate([tiles[:, :, :-1].ravel(), tiles[:, :-1, :].ravel()])
+    right = np.concatenate([tiles[:, :, 1:].ravel(), tiles[:, 1:, :].ravel()])
+    return float(np.corrcoef(left, right)[0, 1])
+
+
+def filter_mosaic(
+    filters: np.ndarray | torch.Tensor,
+    patch_size: int,
+    per_row: int = 8,
+    gap: int = 1,
+) -> np.ndarray:
+    """Filters ``(K, P*P*C)`` laid out as one image of ``P x P`` tiles,
+    ``per_row`` a row.
+
+    Each tile is divided by its own largest ``|weight|``, so it spans [-1, 1] and its
+    pattern shows whatever its scale; gaps are NaN. Returns ``(rows, cols)`` for one
+    channel, ``(rows, cols, C)`` for more.
+    """
+    tiles = _filters_as_patches(filters, patch_size)  # (K, P, P, C)
+    largest = np.abs(tiles).max(axis=(1, 2, 3), keepdims=True)
+    tiles = tiles / np.where(largest > 0, largest, 1.0)
+    count, channels = len(tiles), tiles.shape[-1]
+    rows = -(-count // per_row)
+    step = patch_size + gap
+    mosaic = np.full(
+        (rows * step - gap, min(count, per_row) * step - gap, channels), np.nan
+    )
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, per_row)
+        top, left = r * step, c * step
+        mosaic[top : top + patch_size, left : left + patch_size] = tile
+    return mosaic[..., 0] if channels == 1 else mosaic
+
+
+def draw_filter_mosaic(
+    ax: Axes,
+    filters: np.ndarray | torch.Tensor,
+    patch_size: int,
+    per_row: int = 8,
+    gap: int = 1,
+):
+    """Draw ``filter_mosaic``: one channel in ``RdBu_r`` (0 white; returns the image for
+    ``fig.colorbar``), three channels as colour pictures with 0 at mid-grey."""
+    mosaic = filter_mosaic(filters, patch_size, per_row, gap)
+    if mosaic.ndim == 2:
+        cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
+        image = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    else:
+        # -1 -> black, 0 -> mid-grey, +1 -> full colour; gaps white
+        picture = np.nan_to_num(0.5 + 0.5 * mosaic, nan=1.0)
+        image = ax.imshow(picture, interpolation="nearest")
+    step = patch_size + gap
+    count = len(_numpy(filters))
+    ax.set_xticks(
+        [c * step + (patch_size - 1) / 2 for c in range(min(count, per_row))],
+        range(min(count, per_row)),
+    )
+    ax.set_yticks(
+        [r * step + (patch_size - 1) / 2 for r in range(-(-count // per_row))],
+        range(0, count, per_row),
+    )
+    ax.tick_params(length=0)
+    ax.set_xlabel(f"filter k: k % {per_row}")
+    ax.set_ylabel("first filter k of the row")
     return image

@@ -1,9 +1,11 @@
-"""Position embeddings: the tables added to the patch tokens so that attention can tell where a patch was.
+"""Position embeddings: the tables added to the patch tokens so that attention can tell
+where a patch was.
 
 Three kinds, all ``(num_positions, D)`` tables added to the ``(B, N, D)`` tokens:
 
 * learned (the original ViT): a trainable table, initialised N(0, 0.02²);
-* fixed 1-D sinusoidal ("Attention Is All You Need"): position ``i`` of the raster order;
+* fixed 1-D sinusoidal ("Attention Is All You Need"):
+  position ``i`` of the raster order;
 * fixed 2-D sine-cosine ("Better plain ViT baselines", MAE): row and column separately.
 """
 
@@ -26,7 +28,8 @@ __all__ = [
 
 
 def _frequencies(count: int, temperature: float) -> torch.Tensor:
-    """``count`` angular frequencies ``1 / temperature**(k / count)``, ``k = 0 .. count-1``."""
+    """``count`` angular frequencies ``1 / temperature**(k / count)``,
+    ``k = 0 .. count-1``."""
     return 1.0 / temperature ** (torch.arange(count, dtype=torch.float64) / count)
 
 
@@ -35,8 +38,8 @@ def sincos_1d_position_embedding(
 ) -> torch.Tensor:
     """The fixed 1-D table of "Attention Is All You Need": ``(num_positions, dim)``.
 
-    Column ``2k`` holds ``sin(i·ω_k)`` and column ``2k+1`` holds ``cos(i·ω_k)`` for position ``i``,
-    with ``ω_k = 1 / temperature**(2k / dim)``.
+    Column ``2k`` holds ``sin(i·ω_k)`` and column ``2k+1`` holds ``cos(i·ω_k)`` for
+    position ``i``, with ``ω_k = 1 / temperature**(2k / dim)``.
     """
     if dim <= 0 or dim % 2:
         raise ValueError(
@@ -44,9 +47,8 @@ def sincos_1d_position_embedding(
         )
     if num_positions <= 0:
         raise ValueError(f"num_positions must be positive, got {num_positions}")
-    angles = torch.arange(num_positions, dtype=torch.float64)[:, None] * _frequencies(
-        dim // 2, temperature
-    )  # (N, D/2)
+    positions = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (N, 1)
+    angles = positions * _frequencies(dim // 2, temperature)  # (N, D/2)
     table = torch.stack([angles.sin(), angles.cos()], dim=-1)  # (N, D/2, 2)
     return table.reshape(num_positions, dim).float()
 
@@ -54,18 +56,20 @@ def sincos_1d_position_embedding(
 def sincos_position_embedding(
     grid_size: int | tuple[int, int], dim: int, temperature: float = 10000.0
 ) -> torch.Tensor:
-    """The fixed 2-D sine-cosine table: ``(h·w, dim)`` for a grid of ``h`` rows and ``w`` columns.
+    """The fixed 2-D sine-cosine table:
+    ``(h·w, dim)`` for a grid of ``h`` rows and ``w`` columns.
 
-    A quarter of the dimensions each: ``[sin(row·ω), cos(row·ω), sin(col·ω), cos(col·ω)]``
-    with ``ω_k = 1 / temperature**(k / (dim/4))``; positions in raster order.
-    MAE and big_vision put the column (x) half first (big_vision also spaces ``ω`` by
+    A quarter of the dimensions each:
+    ``[sin(row·ω), cos(row·ω), sin(col·ω), cos(col·ω)]`` with
+    ``ω_k = 1 / temperature**(k / (dim/4))``; positions in raster order. MAE and
+    big_vision put the column (x) half first (big_vision also spaces ``ω`` by
     ``k / (dim/4 - 1)``); the order of the dimensions makes no difference to the model.
     """
     h, w = _pair(grid_size, "grid_size")
     if dim <= 0 or dim % 4:
         raise ValueError(
-            f"dim must be a positive multiple of 4 (sin and cos of row and of column), got {dim}; "
-            f"try {max(4, dim - dim % 4)} or {dim - dim % 4 + 4}"
+            "dim must be a positive multiple of 4 (sin and cos of row and of column), "
+            f"got {dim}; try {max(4, dim - dim % 4)} or {dim - dim % 4 + 4}"
         )
     omega = _frequencies(dim // 4, temperature)  # (D/4,)
     rows, cols = torch.meshgrid(
@@ -75,14 +79,14 @@ def sincos_position_embedding(
     )
     row_angles = rows.reshape(-1, 1) * omega  # (h·w, D/4)
     col_angles = cols.reshape(-1, 1) * omega  # (h·w, D/4)
-    table = torch.cat(
-        [row_angles.sin(), row_angles.cos(), col_angles.sin(), col_angles.cos()], dim=1
-    )  # (h·w, D)
+    sin_cos = [row_angles.sin(), row_angles.cos(), col_angles.sin(), col_angles.cos()]
+    table = torch.cat(sin_cos, dim=1)  # (h·w, D)
     return table.float()
 
 
 class LearnedPositionEmbedding(nn.Module):
-    """A trainable ``(1, num_positions, D)`` table, initialised N(0, 0.02²) as in the ViT code; adds to ``(B, N, D)``."""
+    """A trainable ``(1, num_positions, D)`` table, initialised N(0, 0.02²) as in the
+    ViT code; adds to ``(B, N, D)``."""
 
     def __init__(self, num_positions: int, dim: int, std: float = 0.02):
         super().__init__()
@@ -104,18 +108,22 @@ def resize_position_embedding(
     old_grid_size: int | tuple[int, int] | None = None,
     mode: str = "bicubic",
 ) -> torch.Tensor:
-    """Resize a ``(1, prefix + h·w, D)`` table to a new grid by 2-D interpolation (ViT paper, Section 3.2).
+    """Resize a ``(1, prefix + h·w, D)`` table to a new grid by 2-D interpolation
+    (ViT paper, Section 3.2).
 
-    The ``num_prefix_tokens`` leading slots (the class token) are kept as they are. A square old
-    grid is inferred; give ``old_grid_size`` for a non-square one. Returns ``(1, prefix + h'·w', D)``.
+    The ``num_prefix_tokens`` leading slots (the class token) are kept as they are. A
+    square old grid is inferred; give ``old_grid_size`` for a non-square one. Returns
+    ``(1, prefix + h'·w', D)``.
     """
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(
-            f"pos_embed must have shape (1, prefix + h*w, D), got {tuple(pos_embed.shape)}"
+            "pos_embed must have shape (1, prefix + h*w, D), "
+            f"got {tuple(pos_embed.shape)}"
         )
     if not 0 <= num_prefix_tokens < pos_embed.shape[1]:
         raise ValueError(
-            f"num_prefix_tokens={num_prefix_tokens} leaves no grid in a table of {pos_embed.shape[1]} positions"
+            f"num_prefix_tokens={num_prefix_tokens} leaves no grid in a table of "
+            f"{pos_embed.shape[1]} positions"
         )
     prefix, grid = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
     n, dim = grid.shape[1], grid.shape[2]
@@ -131,7 +139,8 @@ def resize_position_embedding(
         old_h, old_w = _pair(old_grid_size, "old_grid_size")
         if old_h * old_w != n:
             raise ValueError(
-                f"old_grid_size {old_h}x{old_w} = {old_h * old_w} does not match {n} positions"
+                f"old_grid_size {old_h}x{old_w} = {old_h * old_w} "
+                f"does not match {n} positions"
             )
     new_h, new_w = _pair(new_grid_size, "new_grid_size")
     if (new_h, new_w) == (old_h, old_w):

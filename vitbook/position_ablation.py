@@ -1,10 +1,10 @@
 """The paper's Table 8 at small scale: ``python -m vitbook.position_ablation --help``.
 
 The reference tiny ViT is trained on Fashion-MNIST with each kind of position embedding
-(none, learned 1-D, fixed 1-D sinusoidal, fixed 2-D sine-cosine), the same budget and the
-same seeds for each, and the test accuracies are written, with the configuration, to
-``vitbook/results/position_ablation.json``, which ``vitbook.load_results`` reads (the book's
-chapter draws it from there).
+(none, learned 1-D, fixed 1-D sinusoidal, fixed 2-D sine-cosine), the same budget and
+the same seeds for each, and the test accuracies are written, with the configuration, to
+``vitbook/results/position_ablation.json``, which ``vitbook.load_results`` reads (the
+book's chapter draws it from there).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from .train import REFERENCE_MODEL, SHORT_RUN_RECIPE, describe_recipe, train_fas
 
 __all__ = ["PAPER_TABLE_8", "main", "run"]
 
-#: The ViT paper's Table 8 (Appendix D.4): ViT-B/16, ImageNet 5-shot linear accuracy, position
-#: embeddings added once at the input ("Default/Stem" column).
+#: The ViT paper's Table 8 (Appendix D.4): ViT-B/16, ImageNet 5-shot linear accuracy,
+#: position embeddings added once at the input ("Default/Stem" column).
 PAPER_TABLE_8 = {
     "No Pos. Emb.": 0.61382,
     "1-D Pos. Emb.": 0.64206,
@@ -42,7 +42,8 @@ def run(
     lr: float = 2e-3,
     log=print,
 ) -> dict:
-    """Train one model per kind and seed; return the results record (accuracies and summary)."""
+    """Train one model per kind and seed; return the results record
+    (accuracies and summary)."""
     runs = []
     start = time.perf_counter()
     for kind in kinds:
@@ -90,7 +91,8 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.position_ablation", description=__doc__.split("\n")[0]
+        prog="python -m vitbook.position_ablation",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
         "--epochs", type=float, default=0.75, help="training budget per run"

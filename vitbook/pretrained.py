@@ -1,8 +1,9 @@
-"""What the book's scripts trained, shipped inside the package: the tiny ViT and results files.
+"""What the book's scripts trained, shipped inside the package:
+the tiny ViT and results files.
 
 ``python -m vitbook.train`` writes ``weights/fashion_vit.pt`` (the state dict) and
-``weights/fashion_vit.json`` (configuration, seed, epochs, wall time, torch version, test
-accuracy, the accuracy-vs-time curve and the SHA-256 of the ``.pt`` file).
+``weights/fashion_vit.json`` (configuration, seed, epochs, wall time, torch version,
+test accuracy, the accuracy-vs-time curve and the SHA-256 of the ``.pt`` file).
 ``load_pretrained()`` checks that SHA-256 before ``torch.load(..., weights_only=True)``.
 """
 
@@ -34,7 +35,8 @@ def _sha256(path: Path) -> str:
 
 
 def save_checkpoint(model: ViT, config: dict, info: dict, path: Path) -> dict:
-    """Write ``path``.pt (state dict) and ``path``.json (``config``, ``info``, SHA-256); return the JSON."""
+    """Write ``path``.pt (state dict) and ``path``.json (``config``, ``info``, SHA-256);
+    return the JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = path.with_suffix(".pt")
@@ -58,14 +60,16 @@ def pretrained_info(name: str = "fashion_vit", directory: Path | None = None) ->
 def load_pretrained(
     name: str = "fashion_vit", directory: Path | None = None, device: str | None = None
 ) -> ViT:
-    """The trained ViT ``name``, its SHA-256 checked, loaded with ``weights_only=True``, in eval mode."""
+    """The trained ViT ``name``, its SHA-256 checked, loaded with ``weights_only=True``,
+    in eval mode."""
     info = pretrained_info(name, directory)
     weights = Path(directory or WEIGHTS_DIR) / f"{name}.pt"
     digest = _sha256(weights)
     if digest != info["sha256"]:
         raise ValueError(
-            f"{weights.name} has SHA-256 {digest}, but its record says {info['sha256']}: the "
-            "file is damaged or was replaced; reinstall vitbook or retrain with `python -m vitbook.train`"
+            f"{weights.name} has SHA-256 {digest}, but its record says "
+            f"{info['sha256']}: the file is damaged or was replaced; "
+            "reinstall vitbook or retrain with `python -m vitbook.train`"
         )
     model = ViT(**info["model"])
     state = torch.load(weights, map_location=device or "cpu", weights_only=True)
@@ -74,10 +78,12 @@ def load_pretrained(
 
 
 def load_results(name: str = "position_ablation") -> dict:
-    """A results record shipped with the package (e.g. ``position_ablation``, ``conv_stem``)."""
+    """A results record shipped with the package (e.g. ``position_ablation``,
+    ``conv_stem``)."""
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
         raise FileNotFoundError(
-            f"no results file {path.name} in the package; produce it with `python -m vitbook.{name}`"
+            f"no results file {path.name} in the package; "
+            f"produce it with `python -m vitbook.{name}`"
         )
     return json.loads(path.read_text())

@@ -1,8 +1,10 @@
-"""Train the book's reference tiny ViT on Fashion-MNIST: ``python -m vitbook.train --help``.
+"""Train the book's reference tiny ViT on Fashion-MNIST:
+``python -m vitbook.train --help``.
 
-The recipe the book reports: the ViT below (D = 128, a 7x7 grid of 4x4 patches), AdamW with
-warm-up and a cosine schedule, label smoothing, random left-right flips, a fixed number of
-epochs, seeded (``REFERENCE_RECIPE``). It writes the checkpoint that ``vitbook.load_pretrained()`` loads.
+The recipe the book reports: the ViT below (D = 128, a 7x7 grid of 4x4 patches), AdamW
+with warm-up and a cosine schedule, label smoothing, random left-right flips, a fixed
+number of epochs, seeded (``REFERENCE_RECIPE``). It writes the checkpoint that
+``vitbook.load_pretrained()`` loads.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ __all__ = [
 
 REFERENCE_MODEL = {
     "image_size": 28,
-    "patch_size": 4,  # a 7x7 grid of 4x4 patches, like the 7x7 grid of the paper's Figure 7
+    # a 7x7 grid of 4x4 patches, like the 7x7 grid of the paper's Figure 7
+    "patch_size": 4,
     "num_classes": 10,
     "dim": 128,
     "depth": 4,
@@ -44,7 +47,8 @@ REFERENCE_MODEL = {
 }
 
 
-#: The recipe of the committed checkpoint; the script's and ``train_fashion_vit``'s defaults.
+#: The recipe of the committed checkpoint;
+#: the script's and ``train_fashion_vit``'s defaults.
 REFERENCE_RECIPE = {
     "epochs": 12,
     "batch_size": 64,
@@ -55,8 +59,9 @@ REFERENCE_RECIPE = {
 }
 
 
-#: The recipe of the short experiments (``position_ablation``, ``conv_stem``), with which
-#: their committed results were made; each script passes it explicitly (and its own ``lr``).
+#: The recipe of the short experiments (``position_ablation``, ``conv_stem``), with
+#: which their committed results were made; each script passes it explicitly (and its
+#: own ``lr``).
 SHORT_RUN_RECIPE = {
     "batch_size": 128,
     "weight_decay": 0.05,
@@ -73,14 +78,16 @@ def describe_recipe(info: dict, lr: str = "") -> str:
     """
     train = info["train"]
     return (
-        f"vitbook.train.train_fashion_vit: AdamW lr {lr or format(train['lr'], 'g')}, batch "
-        f"{train['batch_size']}, weight decay {train['weight_decay']:g}, warm-up + cosine, "
-        f"label smoothing {train['label_smoothing']:g}, gradient clipping "
-        f"{train['grad_clip']:g}, augmentation: {info['augmentation']}"
+        f"vitbook.train.train_fashion_vit: AdamW lr {lr or format(train['lr'], 'g')}, "
+        f"batch {train['batch_size']}, weight decay {train['weight_decay']:g}, "
+        f"warm-up + cosine, label smoothing {train['label_smoothing']:g}, "
+        f"gradient clipping {train['grad_clip']:g}, "
+        f"augmentation: {info['augmentation']}"
     )
 
 
-#: ``--augment`` choices: the batch transform and how the checkpoint's record describes it.
+#: ``--augment`` choices: the batch transform and how the checkpoint's record
+#: describes it.
 AUGMENTATIONS = {
     "none": (None, "none"),
     "flip": (random_flip, "random left-right flip"),
@@ -105,12 +112,14 @@ def train_fashion_vit(
     log=print,
     **model_options,
 ) -> tuple[ViT, dict, dict]:
-    """Train a ViT of ``REFERENCE_MODEL`` (overridden by ``model_options``) on Fashion-MNIST.
+    """Train a ViT of ``REFERENCE_MODEL`` (overridden by ``model_options``)
+    on Fashion-MNIST.
 
-    Returns ``(model, model_config, info)``; ``info`` holds the recipe, the training wall time
-    (test evaluations excluded) and the test accuracy at ``evals`` points along the way.
-    ``stem="conv"`` in ``model_options`` swaps the patch embedding for a ``ConvStem`` (widths
-    ``stem_channels``, default its own); ``info["stem"]`` then records it.
+    Returns ``(model, model_config, info)``; ``info`` holds the recipe, the training
+    wall time (test evaluations excluded) and the test accuracy at ``evals`` points
+    along the way. ``stem="conv"`` in ``model_options`` swaps the patch embedding for a
+    ``ConvStem`` (widths ``stem_channels``, default its own); ``info["stem"]`` then
+    records it.
     """
     stem = model_options.pop("stem", "patchify")
     stem_channels = model_options.pop("stem_channels", None)
@@ -175,7 +184,8 @@ def train_fashion_vit(
             )
             if log:
                 log(
-                    f"epoch {epoch:5.2f}  {clock['train']:7.1f} s  test accuracy {acc:.4f}"
+                    f"epoch {epoch:5.2f}  {clock['train']:7.1f} s  "
+                    f"test accuracy {acc:.4f}"
                 )
             clock["since"] = time.perf_counter()
 
@@ -197,7 +207,10 @@ def train_fashion_vit(
         "fused",
     )
     info = {
-        "data": f"Fashion-MNIST: {len(train_x):,} training images, {len(test_x):,} test images",
+        "data": (
+            f"Fashion-MNIST: {len(train_x):,} training images, "
+            f"{len(test_x):,} test images"
+        ),
         "train_images": len(train_x),
         "seed": seed,
         "epochs": epochs,
@@ -220,10 +233,13 @@ def train_fashion_vit(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Train the book's reference ViT on Fashion-MNIST and write its checkpoint (see --help)."""
+    """Train the book's reference ViT on Fashion-MNIST and write its checkpoint
+    (see --help)."""
     parser = argparse.ArgumentParser(
         prog="python -m vitbook.train",
-        description="Train the tiny ViT on Fashion-MNIST; write <out>.pt and <out>.json.",
+        description=(
+            "Train the tiny ViT on Fashion-MNIST; write <out>.pt and <out>.json."
+        ),
     )
     parser.add_argument("--epochs", type=float, default=REFERENCE_RECIPE["epochs"])
     parser.add_argument(
@@ -268,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     record = save_checkpoint(model, model_config, info, args.out)
     print(
-        f"wrote {args.out.with_suffix('.pt').name}: test accuracy {info['test_accuracy']:.4f} "
+        f"wrote {args.out.with_suffix('.pt').name}: "
+        f"test accuracy {info['test_accuracy']:.4f} "
         f"after {info['train_seconds']} s of training"
     )
     return record

@@ -1,4 +1,5 @@
-"""A small, seeded training loop for the book's experiments: fixed steps, AdamW, warm-up + cosine."""
+"""A small, seeded training loop for the book's experiments: fixed steps, AdamW,
+warm-up + cosine."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def default_device() -> torch.device:
 
 @dataclass
 class TrainConfig:
-    """How long and how fast to train: ``steps`` mini-batches of ``batch_size``, peak ``lr``."""
+    """How long and how fast to train: ``steps`` mini-batches of ``batch_size``,
+    peak ``lr``."""
 
     steps: int = 200
     batch_size: int = 64
@@ -63,10 +65,11 @@ def train_classifier(
 ) -> TrainHistory:
     """Train ``model`` on ``(images, labels)`` for ``config.steps`` seeded mini-batches.
 
-    ``images`` ``(M, ...)`` and ``labels`` ``(M,)`` stay where they are; each batch moves to the
-    model's device. ``augment``, if given, maps ``(batch, generator)`` to an augmented batch;
-    ``on_step``, if given, is called as ``on_step(steps_done, model)`` after every step.
-    The same seed, data and model give the same run.
+    ``images`` ``(M, ...)`` and ``labels`` ``(M,)`` stay where they are; each batch
+    moves to the model's device. ``augment``, if given, maps ``(batch, generator)`` to
+    an augmented batch; ``on_step``, if given, is called as
+    ``on_step(steps_done, model)`` after every step. The same seed, data and model give
+    the same run.
     """
     config = config or TrainConfig()
     if len(images) != len(labels):
@@ -123,7 +126,8 @@ def train_classifier(
 def accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
 ) -> float:
-    """The fraction of ``images`` that ``model`` classifies as ``labels`` (in eval mode)."""
+    """The fraction of ``images`` that ``model`` classifies as ``labels``
+    (in eval mode)."""
     model.eval()
     device = next(model.parameters()).device
     correct = 0

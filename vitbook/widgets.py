@@ -1,9 +1,12 @@
-"""Explorers: a live ipywidgets version for Jupyter and Colab, and a no-kernel gallery for the HTML book.
+"""Explorers: a live ipywidgets version for Jupyter and Colab,
+and a no-kernel gallery for the HTML book.
 
 Each explorer has one pure ``render(...)`` function that draws a state as a matplotlib
-figure. The live widget calls it on every change; ``static_gallery`` calls it for a handful
-of states ahead of time and embeds the PNGs with plain HTML radio buttons (no JavaScript,
-no kernel), so the same picture appears in both, and nothing in the HTML book is a dead control.
+figure. The live widget calls it on every change; ``static_gallery`` calls it for a
+handful of states ahead of time and embeds the PNGs with plain HTML radio buttons (no
+JavaScript, no kernel), so the same picture appears in both, and nothing in the HTML
+book is a dead control. Each pre-rendered state has an alt text, computed from the
+state, that says what its picture shows.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from matplotlib.figure import Figure
 
 from .embedding import PatchEmbedding, cosine_similarity_matrix
 from .patches import grid_size, patchify
-from .plots import draw_patch_grid, draw_similarity_grid, patch_image
+from .plots import BOOK_DPI, draw_patch_grid, draw_similarity_grid, patch_image
 from .position import (
     LearnedPositionEmbedding,
     sincos_1d_position_embedding,
@@ -31,43 +34,50 @@ __all__ = [
     "PatchExplorer",
     "PositionExplorer",
     "SimilarityExplorer",
-    "figure_to_jpeg",
+    "figure_to_png",
     "static_gallery",
 ]
 
 
-def figure_to_jpeg(fig: Figure, dpi: int = 80, quality: int = 85) -> bytes:
-    """The JPEG bytes of ``fig`` (which is then closed, so it is not also shown inline).
-
-    JPEG keeps the embedded galleries small: a photo-heavy frame is a third of its PNG size.
-    """
+def figure_to_png(fig: Figure, dpi: int = BOOK_DPI) -> bytes:
+    """The PNG bytes of ``fig`` at ``dpi`` (it is then closed,
+    so not also shown inline)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg", dpi=dpi, pil_kwargs={"quality": quality})
+    fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
 
 
 def static_gallery(
     name: str,
-    frames: Iterable[tuple[str, Figure]],
-    caption: str = "",
-    dpi: int = 80,
+    frames: Iterable[tuple[str, Figure, str]],
+    dpi: int = BOOK_DPI,
 ) -> str:
-    """HTML that shows one of several pre-rendered figures, chosen with buttons; works with no kernel.
+    """HTML that shows one of several pre-rendered figures, chosen with buttons.
 
-    ``name`` makes the element ids unique on a page; ``frames`` are ``(label, figure)`` pairs.
-    Built from radio inputs and CSS only, so it needs no JavaScript and no kernel.
+    ``name`` makes the element ids unique on a page; ``frames`` are ``(label, figure,
+    alt)``: the button's label, the picture, and a sentence saying what the picture
+    shows (its alt text, for a reader who cannot see it). Built from radio inputs and
+    CSS only, so it needs no JavaScript and no kernel. The caption comes from the cell
+    (myst-nb's figure caption), like any figure's.
     """
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
         raise ValueError(
-            f"name must be lower-case letters, digits and '-', starting with a letter; got {name!r}"
+            f"name must be lower-case letters, digits and '-', starting with a letter; "
+            f"got {name!r}"
         )
     frames = list(frames)
     if not frames:
         raise ValueError("static_gallery needs at least one frame")
     css, inputs, labels, images = [], [], [], []
-    for i, (label, frame) in enumerate(frames):
-        data = base64.b64encode(figure_to_jpeg(frame, dpi=dpi)).decode("ascii")
+    for i, frame in enumerate(frames):
+        if len(frame) != 3 or not str(frame[2]).strip():
+            raise ValueError(
+                f"frame {i} must be (label, figure, alt) with a non-empty alt text "
+                f"saying what the picture shows, got {len(frame)} items"
+            )
+        label, figure, alt = frame
+        data = base64.b64encode(figure_to_png(figure, dpi=dpi)).decode("ascii")
         fid = f"{name}-{i}"
         checked = " checked" if i == 0 else ""
         inputs.append(
@@ -77,36 +87,38 @@ def static_gallery(
             f'<label for="{fid}" class="vb-button">{html.escape(label)}</label>'
         )
         images.append(
-            f'<img class="vb-frame vb-frame-{i}" alt="{html.escape(caption or name)}: {html.escape(label)}" '
-            f'src="data:image/jpeg;base64,{data}">'
+            f'<img class="vb-frame vb-frame-{i}" alt="{html.escape(alt)}" '
+            f'src="data:image/png;base64,{data}">'
         )
         css.append(
             f"#{fid}:checked ~ .vb-frames .vb-frame-{i} {{display: block;}}\n"
-            f"#{fid}:checked ~ .vb-buttons label[for='{fid}'] {{background: #1f6feb; color: white;}}"
+            f"#{fid}:checked ~ .vb-buttons label[for='{fid}'] "
+            f"{{background: #1f6feb; color: white;}}"
         )
+    gallery = f"#{name}-gallery"
     style = (
-        f"<style>\n#{name}-gallery .vb-radio {{position: absolute; opacity: 0; pointer-events: none;}}\n"
-        f"#{name}-gallery .vb-frame {{display: none; max-width: 100%;}}\n"
-        f"#{name}-gallery .vb-button {{display: inline-block; margin: 2px; padding: 2px 8px; "
-        f"border: 1px solid #1f6feb; border-radius: 4px; cursor: pointer; font-size: 0.85em;}}\n"
-        + "\n".join(f"#{name}-gallery {rule}" for rule in css)
+        f"<style>\n{gallery} .vb-radio "
+        f"{{position: absolute; opacity: 0; pointer-events: none;}}\n"
+        f"{gallery} .vb-frame {{display: none; max-width: 100%;}}\n"
+        f"{gallery} .vb-button {{display: inline-block; margin: 2px; padding: 2px 8px; "
+        f"border: 1px solid #1f6feb; border-radius: 4px; cursor: pointer; "
+        f"font-size: 0.85em;}}\n"
+        + "\n".join(f"{gallery} {rule}" for rule in css)
         + "\n</style>"
-    )
-    caption_html = (
-        f'<div class="vb-caption">{html.escape(caption)}</div>' if caption else ""
     )
     return (
         f'<div class="vb-gallery" id="{name}-gallery">{style}{"".join(inputs)}'
         f'<div class="vb-buttons">{"".join(labels)}</div>'
-        f'<div class="vb-frames">{"".join(images)}</div>{caption_html}</div>'
+        f'<div class="vb-frames">{"".join(images)}</div></div>'
     )
 
 
 def _live(render: Callable[..., Figure], controls: dict, description: str):
-    """An ipywidgets box: the ``controls`` above an output area that shows ``render(**values)``.
+    """An ipywidgets box: the ``controls`` above an output area that shows
+    ``render(**values)``.
 
-    The box has an ``update()`` method (what a change of any control calls) and a short text
-    form, so a notebook's stored output holds no pixels and no widget ids.
+    The box has an ``update()`` method (what a change of any control calls) and a short
+    text form, so a notebook's stored output holds no pixels and no widget ids.
     """
     import IPython
     import ipywidgets as widgets
@@ -119,13 +131,12 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
 
     def update(change=None):
         fig = render(**{key: control.value for key, control in controls.items()})
-        # Set the output area's content as widget state rather than `display()` inside `with out:`,
-        # which depends on the frontend routing the messages: test runners (nbval) do not, and the
-        # figure would leak into the cell's stored output.
+        # Set the output area's content as widget state rather than `display()` inside
+        # `with out:`, which depends on the frontend routing the messages: test runners
+        # (nbval) do not, and the figure would leak into the cell's stored output.
         shell = IPython.get_ipython()
-        if (
-            shell is not None
-        ):  # no IPython shell (plain Python, pytest): nothing to display into
+        # no IPython shell (plain Python, pytest): nothing to display into
+        if shell is not None:
             data, metadata = shell.display_formatter.format(fig)
             out.outputs = (
                 {"output_type": "display_data", "data": data, "metadata": metadata},
@@ -145,7 +156,8 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
 
 
 class PatchExplorer:
-    """Explore the patches of a ``(1, C, H, W)`` image: the grid, one patch enlarged, its flattened values."""
+    """Explore the patches of a ``(1, C, H, W)`` image: the grid, one patch enlarged,
+    its values per channel and its flattened vector."""
 
     def __init__(
         self, image: torch.Tensor, patch_sizes: Iterable[int] = (8, 14, 16, 28, 32, 56)
@@ -157,33 +169,38 @@ class PatchExplorer:
         self.image = image
         self.patch_sizes = [int(p) for p in patch_sizes]
         for p in self.patch_sizes:
-            grid_size(
-                tuple(image.shape[-2:]), p
-            )  # raises a clear error if p does not divide
+            # raises a clear error if p does not divide the image
+            grid_size(tuple(image.shape[-2:]), p)
 
     def num_patches(self, patch_size: int) -> int:
         rows, cols = grid_size(tuple(self.image.shape[-2:]), patch_size)
         return rows * cols
 
-    def render(self, patch_size: int = 16, index: int = 0) -> Figure:
-        """The figure for one state: grid with the patch outlined, the patch enlarged, its values."""
+    def _patch(self, patch_size: int, index: int) -> torch.Tensor:
         n = self.num_patches(patch_size)
         if not 0 <= index < n:
             raise ValueError(
-                f"patch index {index} is out of range for patch size {patch_size}: 0 .. {n - 1}"
+                f"patch index {index} is out of range for patch size {patch_size}: "
+                f"0 .. {n - 1}"
             )
-        vector = patchify(self.image, patch_size)[0, index]  # (P*P*C,)
-        fig = plt.figure(figsize=(9, 3.6), layout="constrained")
-        grid = fig.add_gridspec(2, 3, height_ratios=[5, 1])
+        return patchify(self.image, patch_size)[0, index]  # (P*P*C,)
+
+    def render(self, patch_size: int = 16, index: int = 0) -> Figure:
+        """One state: the grid with the patch outlined, the patch enlarged,
+        its values."""
+        vector = self._patch(patch_size, index)
+        n = self.num_patches(patch_size)
+        rows, cols = grid_size(tuple(self.image.shape[-2:]), patch_size)
+        fig = plt.figure(figsize=(7.4, 3.6), layout="constrained")
+        grid = fig.add_gridspec(2, 3, height_ratios=[4, 1])
         ax_img, ax_patch = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
         ax_hist, ax_strip = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, :])
-        rows, cols = grid_size(tuple(self.image.shape[-2:]), patch_size)
         draw_patch_grid(ax_img, self.image, patch_size, numbers=False, highlight=index)
         ax_img.set_title(f"P={patch_size}: {rows}x{cols} grid, N={n}", fontsize=9)
         ax_patch.imshow(patch_image(vector, patch_size))
         r, c = divmod(index, cols)
         ax_patch.set_title(
-            f"patch {index} (row {r}, column {c}), {patch_size}x{patch_size}x3",
+            f"patch {index} (row {r}, col {c})\n{patch_size}x{patch_size}x3",
             fontsize=9,
         )
         ax_patch.set_xlabel("x in patch")
@@ -199,22 +216,36 @@ class PatchExplorer:
                 alpha=0.5,
                 label=colour,
             )
-        ax_hist.set_title("value histogram per channel", fontsize=9)
+        ax_hist.set_title("values per channel", fontsize=9)
         ax_hist.set_xlabel("value")
         ax_hist.set_ylabel("count")
-        ax_hist.legend(fontsize=7)
+        ax_hist.legend(fontsize=8)
         strip = ax_strip.imshow(
             values[None, :], aspect="auto", cmap="viridis", vmin=0, vmax=1
         )
         ax_strip.set_title(
-            f"patch {index} flattened: a vector of {values.size} values", fontsize=9
+            f"patch {index} flattened: {values.size} values, channels-last "
+            "(R, G, B, R, G, B, ...)",
+            fontsize=9,
         )
         ax_strip.set_yticks([])
-        ax_strip.set_xlabel(
-            f"position in the flattened vector (0 .. {values.size - 1}, channels-last: R, G, B, R, G, B, ...)"
-        )
+        ax_strip.set_xlabel("position in the flattened vector")
         fig.colorbar(strip, ax=ax_strip, pad=0.01, aspect=5, label="value")
         return fig
+
+    def describe(self, patch_size: int = 16, index: int = 0) -> str:
+        """What ``render(patch_size, index)`` shows, in words (its alt text)."""
+        vector = self._patch(patch_size, index)
+        rows, cols = grid_size(tuple(self.image.shape[-2:]), patch_size)
+        r, c = divmod(index, cols)
+        means = vector.reshape(-1, 3).mean(dim=0).tolist()
+        return (
+            f"The photo cut by a {rows} by {cols} grid of {patch_size}-pixel patches, "
+            f"patch {index} (row {r}, column {c}) outlined in red; that patch "
+            "enlarged; histograms of its red, green and blue values "
+            f"(means {means[0]:.2f}, {means[1]:.2f} and {means[2]:.2f}); "
+            f"and its {vector.numel()} values as one strip of colour."
+        )
 
     def widget(self):
         """The live explorer for Jupyter and Colab (needs a running kernel)."""
@@ -240,9 +271,12 @@ class PatchExplorer:
         )
 
     def gallery(self, states: Iterable[tuple[int, int]]) -> str:
-        """The no-kernel version: pre-rendered ``(patch_size, index)`` states behind buttons."""
-        frames = [(f"P={p}, patch {i}", self.render(p, i)) for p, i in states]
-        return static_gallery("patch-explorer", frames, caption="Patch explorer")
+        """The no-kernel version: pre-rendered ``(patch_size, index)`` states."""
+        frames = [
+            (f"P={p}, patch {i}", self.render(p, i), self.describe(p, i))
+            for p, i in states
+        ]
+        return static_gallery("patch-explorer", frames)
 
 
 #: How ``SimilarityExplorer`` can centre the vectors before it compares them.
@@ -250,25 +284,28 @@ CENTERINGS = ("none", "each vector", "mean over patches")
 
 
 def _centered(vectors: torch.Tensor, center: str) -> torch.Tensor:
-    """``(N, D)`` -> ``(N, D)``: subtract each vector's own mean, or the mean vector over the N patches."""
+    """``(N, D)`` -> ``(N, D)``: subtract each vector's own mean,
+    or the mean vector over the N patches."""
     if center == "none":
         return vectors
-    if (
-        center == "each vector"
-    ):  # a patch's brightness; for tokens, the centring LayerNorm does
+    # a patch's brightness; for tokens, the centring LayerNorm does
+    if center == "each vector":
         return vectors - vectors.mean(dim=-1, keepdim=True)
-    if center == "mean over patches":  # the component all patches of the image share
+    # the component all patches of the image share
+    if center == "mean over patches":
         return vectors - vectors.mean(dim=0, keepdim=True)
     raise ValueError(f"center must be one of {CENTERINGS}, got {center!r}")
 
 
 class SimilarityExplorer:
-    """Choose a patch of a ``(1, C, H, W)`` image: its cosine similarity to every patch, raw and embedded.
+    """Choose a patch of a ``(1, C, H, W)`` image: its cosine similarity to every patch,
+    raw and embedded.
 
-    ``embeddings`` maps a name to anything that turns the image into ``(1, N, D)`` tokens on the
-    same grid: a ``PatchEmbedding``, or a trained model's, e.g. ``{"trained": model.patch_embed}``
-    (wrap it in a function if the model normalises its input first). By default: one random
-    ``PatchEmbedding(patch_size, C, 128)``, made with seed 0.
+    ``embeddings`` maps a name to anything that turns the image into ``(1, N, D)``
+    tokens on the same grid: a ``PatchEmbedding``, or a trained model's, e.g.
+    ``{"trained": model.patch_embed}`` (wrap it in a function if the model normalises
+    its input first). By default: one random ``PatchEmbedding(patch_size, C, 128)``,
+    made with seed 0.
     """
 
     def __init__(
@@ -285,9 +322,8 @@ class SimilarityExplorer:
         self.grid = grid_size(tuple(image.shape[-2:]), patch_size)
         channels = image.shape[1]
         if embeddings is None:
-            with torch.random.fork_rng(
-                devices=[]
-            ):  # seed 0 here, without moving the caller's seed
+            # seed 0 here, without moving the caller's seed
+            with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 embeddings = {
                     "random PatchEmbedding": PatchEmbedding(patch_size, channels, 128)
@@ -299,8 +335,8 @@ class SimilarityExplorer:
                 tokens = embedding(image)  # (1, N, D)
                 if tokens.ndim != 3 or tokens.shape[:2] != (1, raw.shape[0]):
                     raise ValueError(
-                        f"embedding {name!r} must map the image to (1, N, D) = (1, {raw.shape[0]}, D) "
-                        f"tokens, got {tuple(tokens.shape)}"
+                        f"embedding {name!r} must map the image to (1, N, D) = "
+                        f"(1, {raw.shape[0]}, D) tokens, got {tuple(tokens.shape)}"
                     )
                 self.spaces[f"{name} ({tokens.shape[2]} values)"] = (
                     tokens[0].detach().float()
@@ -311,7 +347,8 @@ class SimilarityExplorer:
         return self.grid[0] * self.grid[1]
 
     def similarities(self, index: int, center: str = "none") -> dict[str, torch.Tensor]:
-        """Patch ``index``'s cosine similarity to every patch, ``(N,)``, in each space, after ``center``."""
+        """Patch ``index``'s cosine similarity to every patch, ``(N,)``, in each space,
+        after ``center``."""
         if not 0 <= index < self.num_patches:
             raise ValueError(
                 f"patch index {index} is out of range: 0 .. {self.num_patches - 1}"
@@ -319,38 +356,65 @@ class SimilarityExplorer:
         result = {}
         for name, vectors in self.spaces.items():
             centered = _centered(vectors, center)  # (N, D)
-            result[name] = cosine_similarity_matrix(
-                centered[index : index + 1], centered
-            )[0]  # (N,)
+            query = centered[index : index + 1]  # (1, D)
+            result[name] = cosine_similarity_matrix(query, centered)[0]  # (N,)
         return result
 
     def render(self, index: int = 0, center: str = "none") -> Figure:
-        """The figure for one state: the photo with the query patch outlined, then one heat map per space."""
+        """One state: the photo with the query patch outlined, then one heat map per
+        space, two panels to a row."""
         sims = self.similarities(index, center)
         panels = 1 + len(sims)
+        nrows = -(-panels // 2)
         fig, axes = plt.subplots(
-            1, panels, figsize=(3.3 * panels + 0.6, 3.6), layout="constrained"
+            nrows,
+            2,
+            figsize=(7.2, 3.3 * nrows + 0.3),
+            layout="constrained",
+            squeeze=False,
         )
+        axes = axes.flat
         draw_patch_grid(
             axes[0], self.image, self.patch_size, numbers=False, highlight=index
         )
         r, c = divmod(index, self.grid[1])
         axes[0].set_title(f"query: patch {index} (row {r}, column {c})", fontsize=9)
         others = torch.arange(self.num_patches) != index
-        for ax, (name, values) in zip(axes[1:], sims.items()):
+        maps = list(axes[1:panels])
+        for ax, (name, values) in zip(maps, sims.items()):
             image = draw_similarity_grid(ax, values, self.grid, query=index)
-            ax.set_title(
-                f"{name}\nmean over the other patches: {values[others].mean().item():.2f}",
-                fontsize=8,
-            )
-        fig.colorbar(
-            image, ax=axes[1:], shrink=0.8, label="cosine similarity to the query"
-        )
+            mean = values[others].mean().item()
+            ax.set_title(f"{name}\nmean over the other patches: {mean:.2f}", fontsize=9)
+        for ax in axes[panels:]:
+            ax.axis("off")
+        fig.colorbar(image, ax=maps, shrink=0.8, label="cosine similarity to the query")
         suffix = "" if center == "none" else f", centred: {center}"
         fig.suptitle(
             f"Cosine similarity of patch {index} to every patch{suffix}", fontsize=10
         )
         return fig
+
+    def describe(self, index: int = 0, center: str = "none") -> str:
+        """What ``render(index, center)`` shows, in words (its alt text)."""
+        sims = self.similarities(index, center)
+        r, c = divmod(index, self.grid[1])
+        others = torch.arange(self.num_patches) != index
+        parts = []
+        for name, values in sims.items():
+            rest = values.clone()
+            rest[index] = -float("inf")
+            parts.append(
+                f"{name}: mean {values[others].mean().item():.2f}, most similar "
+                f"patch {rest.argmax().item()}"
+            )
+        centring = "" if center == "none" else f", after centring ({center})"
+        return (
+            f"The photo with patch {index} (row {r}, column {c}) outlined, and its "
+            f"cosine similarity to every patch as a heat map over the "
+            f"{self.grid[0]} by {self.grid[1]} grid in each space{centring}: "
+            + "; ".join(parts)
+            + "."
+        )
 
     def widget(self):
         """The live explorer for Jupyter and Colab (needs a running kernel)."""
@@ -369,26 +433,28 @@ class SimilarityExplorer:
         )
 
     def gallery(self, states: Iterable[int | tuple[int, str]]) -> str:
-        """The no-kernel version: pre-rendered query patches (or ``(index, center)`` pairs) behind buttons."""
+        """The no-kernel version: pre-rendered query patches, or ``(index, center)``."""
         frames = []
         for state in states:
             index, center = (state, "none") if isinstance(state, int) else state
             label = f"patch {index}" + (
                 "" if center == "none" else f", centred: {center}"
             )
-            frames.append((label, self.render(index, center)))
-        return static_gallery(
-            "similarity-explorer", frames, caption="Similarity explorer"
-        )
+            frames.append(
+                (label, self.render(index, center), self.describe(index, center))
+            )
+        return static_gallery("similarity-explorer", frames)
 
 
 class PositionExplorer:
-    """Choose a grid position: its cosine similarity to every position under each kind of position table.
+    """Choose a grid position: its cosine similarity to every position under each kind
+    of position table.
 
-    The kinds: none (all zero), learned at initialisation (N(0, 0.02²), seed ``seed``), fixed 1-D
-    sinusoidal and fixed 2-D sine-cosine, each ``(rows·cols, dim)``. ``extra`` adds named tables
-    ``(N', D')`` on square grids of their own, e.g. a trained ViT's ``pos_embed[0, 1:]``; a query is
-    mapped to the same place in the image on a coarser or finer grid.
+    The kinds: none (all zero), learned at initialisation (N(0, 0.02²), seed ``seed``),
+    fixed 1-D sinusoidal and fixed 2-D sine-cosine, each ``(rows·cols, dim)``. ``extra``
+    adds named tables ``(N', D')`` on square grids of their own, e.g. a trained ViT's
+    ``pos_embed[0, 1:]``; a query is mapped to the same place in the image on a coarser
+    or finer grid.
     """
 
     def __init__(
@@ -403,9 +469,8 @@ class PositionExplorer:
         self.grid = _pair(grid, "grid")
         rows, cols = self.grid
         n = rows * cols
-        with torch.random.fork_rng(
-            devices=[]
-        ):  # seed the learned table without moving the caller's seed
+        # seed the learned table without moving the caller's seed
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             learned = LearnedPositionEmbedding(n, dim).table[0].detach()
         self.tables: dict[str, tuple[torch.Tensor, tuple[int, int]]] = {
@@ -421,18 +486,22 @@ class PositionExplorer:
             side = int(round(table.shape[0] ** 0.5)) if table.ndim == 2 else 0
             if table.ndim != 2 or side * side != table.shape[0]:
                 raise ValueError(
-                    f"extra table {name!r} must have shape (N, D) with N a square number of grid positions, "
-                    f"got {tuple(table.shape)}; for a ViT's pos_embed pass pos_embed[0, 1:] (drop the class token's row)"
+                    f"extra table {name!r} must have shape (N, D) "
+                    "with N a square number of grid positions, "
+                    f"got {tuple(table.shape)}; for a ViT's pos_embed "
+                    "pass pos_embed[0, 1:] (drop the class token's row)"
                 )
             self.tables[name] = (table, (side, side))
 
     def query_on(self, grid: tuple[int, int], row: int, col: int) -> tuple[int, int]:
-        """The position of ``grid`` at the same place in the image as ``(row, col)`` of the explorer's grid."""
+        """The position of ``grid`` at the same place in the image as ``(row, col)`` of
+        the explorer's grid."""
         rows, cols = self.grid
         return int((row + 0.5) * grid[0] / rows), int((col + 0.5) * grid[1] / cols)
 
     def similarities(self, row: int, col: int) -> dict[str, torch.Tensor]:
-        """For each table: the query's cosine similarity to every position of its grid, ``(N,)``."""
+        """For each table: the query's cosine similarity to every position of its grid,
+        ``(N,)``."""
         rows, cols = self.grid
         if not (0 <= row < rows and 0 <= col < cols):
             raise ValueError(
@@ -442,22 +511,20 @@ class PositionExplorer:
         result = {}
         for name, (table, grid) in self.tables.items():
             r, c = self.query_on(grid, row, col)
-            result[name] = cosine_similarity_matrix(
-                table[r * grid[1] + c][None], table
-            )[0]  # (N,)
+            query = table[r * grid[1] + c][None]  # (1, D)
+            result[name] = cosine_similarity_matrix(query, table)[0]  # (N,)
         return result
 
     def render(self, row: int = 0, col: int = 0) -> Figure:
         """The figure for one query position: one similarity map per kind of table."""
         sims = self.similarities(row, col)
-        ncols = min(
-            len(sims), 3
-        )  # three maps to a row: readable at the width of a book page
+        # three maps to a row: readable at the width of a book page
+        ncols = min(len(sims), 3)
         nrows = -(-len(sims) // ncols)
         fig, axes = plt.subplots(
             nrows,
             ncols,
-            figsize=(3.2 * ncols + 1.2, 3.3 * nrows + 0.4),
+            figsize=(2.4 * ncols + 0.9, 2.6 * nrows + 0.4),
             layout="constrained",
             squeeze=False,
         )
@@ -472,8 +539,11 @@ class PositionExplorer:
             image = draw_similarity_grid(
                 ax, values, grid, query=r * grid[1] + c, title=f"{name}\n{where}"
             )
-            ax.set_xticks(range(0, grid[1], max(1, grid[1] // 5)))
-            ax.set_yticks(range(0, grid[0], max(1, grid[0] // 5)))
+            ax.set_xticks(range(0, grid[1], max(1, grid[1] // 4)))
+            ax.set_yticks(range(0, grid[0], max(1, grid[0] // 4)))
+            ax.tick_params(labelsize=8)
+            ax.xaxis.label.set_size(8)
+            ax.yaxis.label.set_size(8)
             if not table.abs().max().item() > 0:
                 ax.text(
                     (grid[1] - 1) / 2,
@@ -484,12 +554,44 @@ class PositionExplorer:
                     fontsize=8,
                     bbox={"facecolor": "white", "edgecolor": "0.7"},
                 )
-        fig.colorbar(image, ax=axes, label="cosine similarity to the query", shrink=0.6)
+        colorbar = fig.colorbar(
+            image, ax=axes, label="cosine similarity to the query", shrink=0.6
+        )
+        colorbar.ax.tick_params(labelsize=8)
         fig.suptitle(
             f"position ({row}, {col}): how alike is every other position's vector?",
             fontsize=10,
         )
         return fig
+
+    def describe(self, row: int = 0, col: int = 0) -> str:
+        """What ``render(row, col)`` shows, in words (its alt text): for each table, the
+        mean similarity of the query to its grid neighbours and to far positions."""
+        sims = self.similarities(row, col)
+        parts = []
+        for name, values in sims.items():
+            table, grid = self.tables[name]
+            if not table.abs().max().item() > 0:
+                parts.append(f"{name}: every position the same zero vector")
+                continue
+            r, c = self.query_on(grid, row, col)
+            rr, cc = torch.meshgrid(
+                torch.arange(grid[0]), torch.arange(grid[1]), indexing="ij"
+            )
+            steps = ((rr - r).abs() + (cc - c).abs()).flatten()  # grid steps away
+            near, far = values[steps == 1].mean(), values[steps >= 4]
+            far_text = f"{far.mean().item():.2f}" if len(far) else "none"
+            parts.append(
+                f"{name}: {near.item():.2f} to the next positions, "
+                f"{far_text} at 4 or more steps"
+            )
+        return (
+            f"Maps of the cosine similarity of position ({row}, {col}) to every "
+            "position of the grid, one per kind of position table (mean similarity "
+            "to neighbours one step away, and to positions four or more steps away): "
+            + "; ".join(parts)
+            + "."
+        )
 
     def widget(self):
         """The live explorer for Jupyter and Colab (needs a running kernel)."""
@@ -503,6 +605,9 @@ class PositionExplorer:
         return _live(self.render, {"row": row, "col": col}, "Choose a grid position")
 
     def gallery(self, states: Iterable[tuple[int, int]]) -> str:
-        """The no-kernel version: pre-rendered ``(row, col)`` query positions behind buttons."""
-        frames = [(f"row {r}, column {c}", self.render(r, c)) for r, c in states]
-        return static_gallery("position-explorer", frames, caption="Position explorer")
+        """The no-kernel version: pre-rendered ``(row, col)`` query positions."""
+        frames = [
+            (f"row {r}, column {c}", self.render(r, c), self.describe(r, c))
+            for r, c in states
+        ]
+        return static_gallery("position-explorer", frames)
