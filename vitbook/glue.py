@@ -9,7 +9,9 @@ from the code.
 
 ``glue`` writes the same output as ``myst_nb.glue(name, text, display=False)``, without
 needing myst-nb: the notebooks run in Colab too, where it is not installed. Jupyter and
-Colab show nothing for it; the value is printed by the cell as well.
+Colab show nothing for it; the value is printed by the cell as well. The text is stored
+as a quoted Python string, the way IPython shows a string, because myst-nb reads glued
+text back with ``ast.literal_eval``: "6,975" unquoted would come back as a tuple.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ def glue(name: str, value: object, fmt: str = "") -> str:
     try:
         from IPython import get_ipython
     except ImportError:
-        return text
+        return
     if get_ipython() is not None:
         from IPython.display import display
 
+        # the text as a Python literal, as IPython shows a string: myst-nb reads the
+        # value back with ast.literal_eval, which would turn "6,975" into a tuple
         display(
-            {GLUE_PREFIX + "text/plain": text},
+            {GLUE_PREFIX + "text/plain": repr(text)},
             raw=True,
             metadata={"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}},
         )
-    return text

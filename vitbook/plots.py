@@ -340,7 +340,7 @@ def draw_similarity_maps(
             fontsize=8,
             bbox={"facecolor": "white", "edgecolor": "0.7"},
         )
-    fontsize = 7 if max(len(query_rows), len(query_cols)) <= 10 else 5
+    fontsize = 8 if max(len(query_rows), len(query_cols)) <= 10 else 7
     ax.set_xticks(
         [j * tile_w + (cols - 1) / 2 for j in range(len(query_cols))], list(query_cols)
     )

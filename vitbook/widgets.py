@@ -524,7 +524,7 @@ class PositionExplorer:
         fig, axes = plt.subplots(
             nrows,
             ncols,
-            figsize=(2.4 * ncols + 0.9, 2.6 * nrows + 0.4),
+            figsize=(2.25 * ncols + 0.6, 2.5 * nrows + 0.4),
             layout="constrained",
             squeeze=False,
         )
