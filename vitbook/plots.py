@@ -131,7 +131,8 @@ def use_book_style() -> None:
     plt.rcParams["figure.dpi"] = BOOK_DPI
     plt.rcParams["savefig.dpi"] = BOOK_DPI
     hook = "vitbook.plots:watch_legibility"
-    if hook not in plt.rcParams["figure.hooks"]:
+    # figure.hooks is matplotlib 3.7+; an older one draws the same figures, unchecked
+    if "figure.hooks" in plt.rcParams and hook not in plt.rcParams["figure.hooks"]:
         plt.rcParams["figure.hooks"] = [*plt.rcParams["figure.hooks"], hook]
 
 
