@@ -68,6 +68,30 @@ def test_train_writes_a_checkpoint_that_load_pretrained_reads(tiny_checkpoint):
     )
 
 
+def test_load_initial_rebuilds_the_model_exactly_as_training_started(
+    tmp_path, small_test_split, monkeypatch
+):
+    """The weights train_classifier received, before any step, equal load_initial's."""
+    seen = {}
+    real = train.train_classifier
+
+    def recording(model, *args, **kwargs):
+        seen["start"] = {k: v.clone() for k, v in model.state_dict().items()}
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(train, "train_classifier", recording)
+    train.main(
+        ["--epochs", "0.01", "--train-limit", "512", "--evals", "1", "--depth", "1"]
+        + ["--seed", "3", "--out", str(tmp_path / "m")]
+    )
+    start = vitbook.load_initial("m", directory=tmp_path).state_dict()
+    assert start.keys() == seen["start"].keys()
+    assert all(torch.equal(start[k], seen["start"][k]) for k in start)
+    # and it is not simply the trained model: one step moved the weights
+    trained = vitbook.load_pretrained("m", directory=tmp_path).state_dict()
+    assert not torch.equal(trained["head.weight"], start["head.weight"])
+
+
 def test_load_pretrained_refuses_a_tampered_checkpoint(tiny_checkpoint):
     directory, _ = tiny_checkpoint
     weights = directory / "m.pt"

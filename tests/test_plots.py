@@ -151,3 +151,14 @@ def test_filter_mosaic_places_each_filter_scaled_to_its_own_range():
     draw_filter_mosaic(ax, torch.randn(128, 768), 16, per_row=16)
     assert len(ax.get_xticks()) == 16 and len(ax.get_yticks()) == 8
     plt.close(fig)
+
+
+def test_filter_mosaic_labels_at_most_eight_rows():
+    from vitbook.plots import draw_filter_mosaic
+
+    fig, ax = plt.subplots()
+    # 128 filters, 8 a row: 16 rows, every second one labelled
+    draw_filter_mosaic(ax, torch.randn(128, 16), 4, per_row=8)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [str(k) for k in range(0, 128, 16)]
+    plt.close(fig)

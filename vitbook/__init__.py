@@ -51,7 +51,7 @@ from .position import (
     sincos_1d_position_embedding,
     sincos_position_embedding,
 )
-from .pretrained import load_pretrained, load_results, pretrained_info
+from .pretrained import load_initial, load_pretrained, load_results, pretrained_info
 from .training import TrainConfig, accuracy, default_device, train_classifier
 
 __version__ = "0.1.0"
@@ -84,6 +84,7 @@ __all__ = [
     "load_fashion_mnist",
     "linear_to_conv",
     "load_photo",
+    "load_initial",
     "load_pretrained",
     "load_results",
     "pretrained_info",

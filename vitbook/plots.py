@@ -438,9 +438,12 @@ def draw_filter_mosaic(
         [c * step + (patch_size - 1) / 2 for c in range(min(count, per_row))],
         range(min(count, per_row)),
     )
+    # at most 8 row labels, so that they stay legible however many rows there are
+    rows = -(-count // per_row)
+    every = -(-rows // 8)
     ax.set_yticks(
-        [r * step + (patch_size - 1) / 2 for r in range(-(-count // per_row))],
-        range(0, count, per_row),
+        [r * step + (patch_size - 1) / 2 for r in range(0, rows, every)],
+        range(0, count, per_row * every),
     )
     ax.tick_params(length=0)
     ax.set_xlabel(f"filter k: k % {per_row}")

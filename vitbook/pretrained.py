@@ -20,6 +20,7 @@ from .model import ViT
 __all__ = [
     "RESULTS_DIR",
     "WEIGHTS_DIR",
+    "load_initial",
     "load_pretrained",
     "load_results",
     "pretrained_info",
@@ -75,6 +76,23 @@ def load_pretrained(
     state = torch.load(weights, map_location=device or "cpu", weights_only=True)
     model.load_state_dict(state)
     return model.to(device or "cpu").eval()
+
+
+def load_initial(name: str = "fashion_vit", directory: Path | None = None) -> ViT:
+    """The model ``name`` as it was before its first training step, in eval mode.
+
+    Rebuilt from the checkpoint's record (its model configuration, seed and stem) the
+    way ``python -m vitbook.train`` built it, so a chapter can compare the trained
+    weights with their own random start.
+    """
+    from .train import initial_model
+
+    info = pretrained_info(name, directory)
+    stem = info.get("stem", {"kind": "patchify"})
+    model = initial_model(
+        info["model"], info["seed"], stem["kind"], stem.get("channels")
+    )
+    return model.eval()
 
 
 def load_results(name: str = "position_ablation") -> dict:

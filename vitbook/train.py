@@ -29,6 +29,7 @@ __all__ = [
     "REFERENCE_RECIPE",
     "SHORT_RUN_RECIPE",
     "describe_recipe",
+    "initial_model",
     "main",
     "train_fashion_vit",
 ]
@@ -98,6 +99,30 @@ AUGMENTATIONS = {
 }
 
 
+def initial_model(
+    model_config: dict,
+    seed: int,
+    stem: str = "patchify",
+    stem_channels: list[int] | None = None,
+) -> ViT:
+    """The model ``train_fashion_vit`` trains, as it is before its first step.
+
+    Seeds the global generator with ``seed``, then builds the ``ConvStem`` (for
+    ``stem="conv"``) and the ``ViT(**model_config)``: the one place that says how a
+    trained model started, for the scripts and for ``vitbook.load_initial``.
+    """
+    torch.manual_seed(seed)
+    embedding = None
+    if stem == "conv":
+        embedding = ConvStem(
+            model_config["patch_size"],
+            model_config["channels"],
+            model_config["dim"],
+            channels=stem_channels,
+        )
+    return ViT(**model_config, embedding=embedding)
+
+
 def train_fashion_vit(
     epochs: float = REFERENCE_RECIPE["epochs"],
     batch_size: int = REFERENCE_RECIPE["batch_size"],
@@ -129,7 +154,6 @@ def train_fashion_vit(
         )
     if stem not in ("patchify", "conv"):
         raise ValueError(f"stem must be 'patchify' or 'conv', got {stem!r}")
-    torch.manual_seed(seed)
     device = default_device()
     train_x, train_y = load_fashion_mnist("train")
     test_x, test_y = load_fashion_mnist("test")
@@ -145,15 +169,8 @@ def train_fashion_vit(
         "mean": round(train_x.mean().item(), 4),
         "std": round(train_x.std().item(), 4),
     }
-    embedding = None
-    if stem == "conv":
-        embedding = ConvStem(
-            model_config["patch_size"],
-            model_config["channels"],
-            model_config["dim"],
-            channels=stem_channels,
-        )
-    model = ViT(**model_config, embedding=embedding).to(device)
+    model = initial_model(model_config, seed, stem, stem_channels).to(device)
+    embedding = model.patch_embed if stem == "conv" else None
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     steps = max(1, round(epochs * steps_per_epoch))
     config = TrainConfig(
