@@ -10,7 +10,8 @@ In order, it
    files (``git ls-files``: committed, plus new files git does not ignore), and checks
    that the wheel holds the data the notebooks load through the package:
    ``vitbook/weights/*.pt``, ``vitbook/weights/*.json`` and ``vitbook/results/*.json``;
-2. makes a fresh virtual environment holding only what Colab preinstalls - torch, numpy,
+2. makes a fresh virtual environment holding only what Colab preinstalls - torch,
+   torchvision, numpy,
    matplotlib, pillow, ipywidgets, scikit-image, scikit-learn, and ipykernel for the
    kernel - at the versions pinned in requirements.txt, then installs the wheel on top
    and checks that this changed none of those packages (the package must never fight
@@ -64,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: plus ipykernel, which any kernel needs. Their versions come from requirements.txt.
 COLAB_PACKAGES = (
     "torch",
+    "torchvision",
     "numpy",
     "matplotlib",
     "pillow",
