@@ -111,32 +111,42 @@ def test_load_pretrained_explains_a_missing_record(tmp_path):
 def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
     out = tmp_path / "x.json"
     record = position_ablation.main(
-        ["--epochs", "0.01", "--seeds", "1", "--train-limit", "512"]
-        + ["--kinds", "none", "learned", "--out", str(out)]
+        ["--epochs", "0.005", "0.01", "--seeds", "1", "--train-limit", "512"]
+        + ["--kinds", "none", "learned-sincos2d", "--out", str(out)]
     )
     assert json.loads(out.read_text()) == record
-    assert record["budget"] == {"epochs": 0.01, "train_images": 512, "seeds": [0]}
+    assert record["budget"] == {
+        "epochs": [0.005, 0.01],
+        "train_images": 512,
+        "seeds": [0],
+    }
     assert record["model"] == train.REFERENCE_MODEL
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the short-run recipe, not the reference model's: what the committed results used
     shipped = vitbook.load_results("position_ablation")
     assert record["recipe"] == shipped["recipe"]
     assert "batch 128" in record["recipe"] and "augmentation: none" in record["recipe"]
-    assert [(r["position"], r["seed"]) for r in record["runs"]] == [
-        ("none", 0),
-        ("learned", 0),
+    assert [(r["epochs"], r["position"], r["seed"]) for r in record["runs"]] == [
+        (0.005, "none", 0),
+        (0.005, "learned-sincos2d", 0),
+        (0.01, "none", 0),
+        (0.01, "learned-sincos2d", 0),
     ]
-    assert set(record["summary"]) == {"none", "learned"}
-    for kind, row in record["summary"].items():
-        accuracy = next(
-            r["test_accuracy"] for r in record["runs"] if r["position"] == kind
-        )
-        assert row == {
-            "mean": round(accuracy, 4),
-            "std": 0.0,
-            "min": accuracy,
-            "max": accuracy,
-        }
+    assert list(record["summary"]) == ["0.005", "0.01"]
+    for epochs, rows in record["summary"].items():
+        assert set(rows) == {"none", "learned-sincos2d"}
+        for kind, row in rows.items():
+            accuracy = next(
+                r["test_accuracy"]
+                for r in record["runs"]
+                if r["position"] == kind and f"{r['epochs']:g}" == epochs
+            )
+            assert row == {
+                "mean": round(accuracy, 4),
+                "std": 0.0,
+                "min": accuracy,
+                "max": accuracy,
+            }
 
 
 def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
@@ -153,7 +163,9 @@ def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
         results = vitbook.load_results("position_ablation")
     except FileNotFoundError:
         return
-    assert set(results["summary"]) <= {"none", "learned", "sincos1d", "sincos2d"}
+    assert list(results["summary"]) == [f"{e:g}" for e in results["budget"]["epochs"]]
+    for rows in results["summary"].values():
+        assert set(rows) <= set(position_ablation.KINDS)
     assert set(results["budget"]) == {"epochs", "train_images", "seeds"}
 
 

@@ -204,7 +204,16 @@ def test_vit_position_tables_by_kind():
         one_d.pos_embed[0, 1:], vitbook.sincos_1d_position_embedding(16, 16)
     )
     assert torch.equal(tiny_vit(position="none").pos_embed, torch.zeros(1, 17, 16))
-    assert set(POSITION_KINDS) == {"learned", "sincos1d", "sincos2d", "none"}
+    started = tiny_vit(position="learned-sincos2d")
+    assert isinstance(started.pos_embed, torch.nn.Parameter)  # trained, but starts
+    assert torch.equal(started.pos_embed, fixed.pos_embed)  # from the sin-cos values
+    assert set(POSITION_KINDS) == {
+        "learned",
+        "learned-sincos2d",
+        "sincos1d",
+        "sincos2d",
+        "none",
+    }
 
 
 def test_vit_parameter_count_differs_only_by_the_learned_table():
@@ -213,6 +222,7 @@ def test_vit_parameter_count_differs_only_by_the_learned_table():
         for kind in POSITION_KINDS
     }
     assert counts["learned"] - counts["none"] == 17 * 16
+    assert counts["learned-sincos2d"] == counts["learned"]
     assert counts["none"] == counts["sincos1d"] == counts["sincos2d"]
 
 

@@ -347,3 +347,59 @@ def test_resized_table_fits_a_vit_at_the_higher_resolution():
 def test_resize_errors_name_the_values(shape, kwargs, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         resize_position_embedding(torch.zeros(shape), 20, **kwargs)
+
+
+# --- the reference implementations' resize conventions --------------------------------
+
+
+@pytest.mark.parametrize("new", [24, 7, (20, 10)])
+def test_the_jax_convention_is_scipy_zoom_of_order_1(new):
+    """vit_jax/checkpoint.py resizes with scipy.ndimage.zoom(order=1)."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    torch.manual_seed(0)
+    table = torch.randn(1, 1 + 14 * 14, 8)
+    out = resize_position_embedding(table, new, convention="jax")
+    h, w = (new, new) if isinstance(new, int) else new
+    grid = table[0, 1:].reshape(14, 14, 8).double().numpy()
+    zoomed = ndimage.zoom(grid, (h / 14, w / 14, 1), order=1)
+    assert zoomed.shape == (h, w, 8)
+    assert abs(out[0, 1:].reshape(h, w, 8).double().numpy() - zoomed).max() < 1e-5
+
+
+def test_corner_aligned_conventions_keep_the_corner_cells():
+    torch.manual_seed(0)
+    table = torch.randn(1, 1 + 14 * 14, 4)
+    grid = table[0, 1:].reshape(14, 14, 4)
+    for convention in ("jax", "torchvision"):
+        out = resize_position_embedding(table, 24, convention=convention)
+        new = out[0, 1:].reshape(24, 24, 4)
+        for (i, j), (k, m) in [
+            ((0, 0), (0, 0)),
+            ((13, 13), (23, 23)),
+            ((0, 13), (0, 23)),
+        ]:
+            torch.testing.assert_close(new[k, m], grid[i, j])
+    centred = resize_position_embedding(table, 24, convention="transformers")
+    assert not torch.allclose(centred[0, 1], table[0, 1])
+
+
+def test_antialiasing_changes_a_shrink_more_than_a_growth():
+    """timm's antialiased bicubic against plain bicubic: on a noisy table, shrinking
+    14 -> 7 averages over several old cells, growing 14 -> 24 does not."""
+    torch.manual_seed(0)
+    table = torch.randn(1, 1 + 14 * 14, 8)
+
+    def gap(new):
+        a = resize_position_embedding(table, new, convention="timm")
+        b = resize_position_embedding(table, new, convention="transformers")
+        return (a - b)[0, 1:].abs().mean().item()
+
+    assert gap(7) > 1.5 * gap(24)
+    shrunk = resize_position_embedding(table, 7, convention="timm")[0, 1:]
+    plain = resize_position_embedding(table, 7, convention="transformers")[0, 1:]
+    assert shrunk.std() < plain.std()  # averaging smooths the noise
+
+
+def test_resize_rejects_an_unknown_convention():
+    with pytest.raises(ValueError, match="convention must be one of .* got 'scipy'"):
+        resize_position_embedding(torch.zeros(1, 197, 4), 20, convention="scipy")

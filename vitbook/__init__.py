@@ -46,6 +46,7 @@ from .patches import (
     unpatchify,
 )
 from .position import (
+    RESIZE_CONVENTIONS,
     LearnedPositionEmbedding,
     resize_position_embedding,
     sincos_1d_position_embedding,
@@ -94,6 +95,7 @@ __all__ = [
     "parameter_table",
     "patchify",
     "resize",
+    "RESIZE_CONVENTIONS",
     "resize_position_embedding",
     "sincos_1d_position_embedding",
     "sincos_position_embedding",

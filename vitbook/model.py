@@ -18,14 +18,22 @@ __all__ = [
     "MultiHeadSelfAttention",
     "ViT",
     "POSITION_KINDS",
+    "LAYER_NORM_EPS",
     "parameter_table",
     "mean_attention_distance",
     "count_flops",
     "count_parameters",
 ]
 
-#: The kinds of position embedding ``ViT`` can be built with.
-POSITION_KINDS = ("learned", "sincos1d", "sincos2d", "none")
+#: The kinds of position embedding ``ViT`` can be built with: a learned table started
+#: from N(0, 0.02²) (the paper's) or from the 2-D sine-cosine values
+#: (``"learned-sincos2d"``, the control that separates "learned" from "starts with
+#: structure"), the two fixed tables, or none.
+POSITION_KINDS = ("learned", "learned-sincos2d", "sincos1d", "sincos2d", "none")
+
+#: LayerNorm's epsilon in every norm of ``ViT``: 1e-6, as in the official JAX code
+#: (flax's default), torchvision and timm; PyTorch's own default is 1e-5.
+LAYER_NORM_EPS = 1e-6
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -85,9 +93,9 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, mlp_dim: int):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
+        self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.attn = MultiHeadSelfAttention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(dim, mlp_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,9 +110,10 @@ class ViT(nn.Module):
 
     Patch embedding -> class token (token 0) -> position table ``pos_embed``
     ``(1, 1 + N, dim)`` -> ``depth`` encoder blocks -> LayerNorm -> linear head on the
-    class token (or the mean of the patch tokens with ``pool="mean"``). ``embedding``
-    swaps in another patch embedding that maps images to ``(B, N, dim)`` on the same
-    grid.
+    class token. With ``pool="mean"`` there is no class token at all (the paper's
+    global-average-pooling variant, as in big_vision): ``pos_embed`` is ``(1, N, dim)``
+    and the head reads the mean of the N patch outputs. ``embedding`` swaps in another
+    patch embedding that maps images to ``(B, N, dim)`` on the same grid.
     """
 
     def __init__(
@@ -150,26 +159,42 @@ class ViT(nn.Module):
             if embedding is not None
             else PatchEmbedding(patch_size, channels, dim)
         )
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        # the class token, slot 0 of the sequence; none with mean pooling
+        self.num_prefix_tokens = 1 if pool == "cls" else 0
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
+        slots = self.num_prefix_tokens + num_patches
         if position == "learned":
-            self.pos_embed = nn.Parameter(torch.randn(1, 1 + num_patches, dim) * 0.02)
+            self.pos_embed = nn.Parameter(torch.randn(1, slots, dim) * 0.02)
+        elif position == "learned-sincos2d":
+            start = torch.zeros(slots, dim)  # a class token's row starts at zero
+            start[self.num_prefix_tokens :] = sincos_position_embedding(
+                self.grid_size, dim
+            )
+            self.pos_embed = nn.Parameter(start[None])
         else:
-            # the class token's row stays zero: it gets no position
-            table = torch.zeros(1 + num_patches, dim)
+            # a class token's row stays zero: it gets no position
+            table = torch.zeros(slots, dim)
+            start = self.num_prefix_tokens
             if position == "sincos2d":
-                table[1:] = sincos_position_embedding(self.grid_size, dim)
+                table[start:] = sincos_position_embedding(self.grid_size, dim)
             elif position == "sincos1d":
-                table[1:] = sincos_1d_position_embedding(num_patches, dim)
+                table[start:] = sincos_1d_position_embedding(num_patches, dim)
             self.register_buffer("pos_embed", table[None])
         self.blocks = nn.ModuleList(
             EncoderBlock(dim, heads, mlp_dim) for _ in range(depth)
         )
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.head = nn.Linear(dim, num_classes)
+
+    def no_weight_decay(self) -> set[str]:
+        """The parameters that training exempts from weight decay beside the biases
+        and norms: the class token and the position table (the names timm's
+        ``VisionTransformer.no_weight_decay`` gives)."""
+        return {"cls_token", "pos_embed"}
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,
-        then the patches)."""
+        then the patches), or ``(B, N, dim)`` with ``pool="mean"``."""
         if images.ndim != 4 or images.shape[1:] != (
             self.channels,
             self.image_size,
@@ -180,8 +205,10 @@ class ViT(nn.Module):
                 f"{self.image_size}), got {tuple(images.shape)}"
             )
         x = self.patch_embed((images - self.mean) / self.std)  # (B, N, D)
-        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
-        return torch.cat([cls, x], dim=1) + self.pos_embed  # (B, 1+N, D)
+        if self.cls_token is not None:
+            cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+            x = torch.cat([cls, x], dim=1)  # (B, 1+N, D)
+        return x + self.pos_embed
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The pooled, normalised representation: ``(B, dim)``."""
@@ -189,14 +216,15 @@ class ViT(nn.Module):
         for block in self.blocks:
             x = block(x)
         x = self.norm(x)
-        return x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1)
+        return x[:, 0] if self.pool == "cls" else x.mean(dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
 
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The softmax attention of every block:
-        ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, 1+N, 1+N)``."""
+        ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, T, T)``, T = 1 + N with
+        the class token (slot 0), N with ``pool="mean"``."""
         x = self.tokens(images)  # (B, 1+N, D)
         maps = []
         for block in self.blocks:

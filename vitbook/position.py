@@ -21,6 +21,7 @@ from .patches import _pair
 
 __all__ = [
     "LearnedPositionEmbedding",
+    "RESIZE_CONVENTIONS",
     "resize_position_embedding",
     "sincos_1d_position_embedding",
     "sincos_position_embedding",
@@ -101,20 +102,52 @@ class LearnedPositionEmbedding(nn.Module):
         return tokens + self.table
 
 
+#: How each reference implementation resizes a learned table for a new grid: the
+#: ``F.interpolate`` mode, ``align_corners`` and ``antialias`` it uses (see
+#: ``resize_position_embedding``).
+RESIZE_CONVENTIONS = {
+    # vit_jax/checkpoint.py: scipy.ndimage.zoom(order=1), which maps the first and last
+    # cell centres onto each other: bilinear with the corners aligned
+    "jax": ("bilinear", True, False),
+    # torchvision/models/vision_transformer.py, interpolate_embeddings
+    "torchvision": ("bicubic", True, False),
+    # timm/layers/pos_embed.py, resample_abs_pos_embed (its defaults)
+    "timm": ("bicubic", False, True),
+    # transformers/models/vit/modeling_vit.py, ViTEmbeddings.interpolate_pos_encoding
+    "transformers": ("bicubic", False, False),
+}
+
+
 def resize_position_embedding(
     pos_embed: torch.Tensor,
     new_grid_size: int | tuple[int, int],
     num_prefix_tokens: int = 1,
     old_grid_size: int | tuple[int, int] | None = None,
-    mode: str = "bicubic",
+    mode: str | None = None,
+    convention: str = "timm",
 ) -> torch.Tensor:
     """Resize a ``(1, prefix + h·w, D)`` table to a new grid by 2-D interpolation
     (ViT paper, Section 3.2).
 
-    The ``num_prefix_tokens`` leading slots (the class token) are kept as they are. A
-    square old grid is inferred; give ``old_grid_size`` for a non-square one. Returns
-    ``(1, prefix + h'·w', D)``.
+    ``convention`` picks the interpolation of one reference implementation
+    (``RESIZE_CONVENTIONS``): ``"jax"`` (the paper's code: bilinear, corners aligned),
+    ``"torchvision"`` (bicubic, corners aligned), ``"timm"`` (bicubic with
+    antialiasing, which matters when the grid shrinks) or ``"transformers"`` (bicubic).
+    ``mode`` (an ``F.interpolate`` mode) overrides the convention's mode, with cell
+    centres mapped to cell centres. The ``num_prefix_tokens`` leading slots (the class
+    token) are kept as they are. A square old grid is inferred; give ``old_grid_size``
+    for a non-square one. Returns ``(1, prefix + h'·w', D)``. Whatever the convention,
+    the resized table is a starting point: the paper fine-tunes at the new resolution.
     """
+    if convention not in RESIZE_CONVENTIONS:
+        raise ValueError(
+            f"convention must be one of {sorted(RESIZE_CONVENTIONS)}, "
+            f"got {convention!r}"
+        )
+    if mode is None:
+        mode, align_corners, antialias = RESIZE_CONVENTIONS[convention]
+    else:
+        align_corners, antialias = False, False
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(
             "pos_embed must have shape (1, prefix + h*w, D), "
@@ -146,6 +179,13 @@ def resize_position_embedding(
     if (new_h, new_w) == (old_h, old_w):
         return pos_embed.clone()
     image = grid.reshape(1, old_h, old_w, dim).permute(0, 3, 1, 2)  # (1, D, h, w)
-    image = F.interpolate(image, size=(new_h, new_w), mode=mode, align_corners=False)
+    corners = align_corners if mode in ("bilinear", "bicubic") else None
+    image = F.interpolate(
+        image,
+        size=(new_h, new_w),
+        mode=mode,
+        align_corners=corners,
+        antialias=antialias,
+    )
     grid = image.permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim)  # (1, h'·w', D)
     return torch.cat([prefix, grid], dim=1)

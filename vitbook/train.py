@@ -10,6 +10,7 @@ number of epochs, seeded (``REFERENCE_RECIPE``). It writes the checkpoint that
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import platform
 import time
@@ -95,6 +96,12 @@ AUGMENTATIONS = {
     "shift-flip": (
         random_crop_flip,
         "random shift up to 2 px (zero padding) + left-right flip",
+    ),
+    # garments anywhere on the canvas: a position table must then learn the grid, not
+    # the parts of a centred garment (chapter 10's Figure 7 centre)
+    "shift8-flip": (
+        functools.partial(random_crop_flip, padding=8),
+        "random shift up to 8 px (zero padding) + left-right flip",
     ),
 }
 

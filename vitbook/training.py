@@ -13,6 +13,7 @@ from torch import nn
 __all__ = [
     "TrainConfig",
     "accuracy",
+    "decay_split",
     "default_device",
     "train_classifier",
 ]
@@ -55,6 +56,35 @@ def _lr_at(step: int, config: TrainConfig) -> float:
     return 0.5 * config.lr * (1 + math.cos(math.pi * progress))
 
 
+def decay_split(
+    model: nn.Module,
+) -> tuple[list[tuple[str, nn.Parameter]], list[tuple[str, nn.Parameter]]]:
+    """Which trainable parameters get weight decay: ``(decay, no_decay)``, each a
+    list of ``(name, parameter)``.
+
+    As in timm: matrices and kernels decay; biases, norm scales (every parameter of
+    fewer than 2 dimensions) and the names the model's ``no_weight_decay()`` returns
+    (``cls_token`` and ``pos_embed`` for ``ViT``) do not. A name is exempt when it is
+    one of those names or lies inside one (``encoder.pos_embed``).
+    """
+    exempt = (
+        set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    )
+
+    def is_exempt(name: str) -> bool:
+        return any(name == e or name.endswith("." + e) for e in exempt)
+
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if param.ndim < 2 or is_exempt(name):
+            no_decay.append((name, param))
+        else:
+            decay.append((name, param))
+    return decay, no_decay
+
+
 def train_classifier(
     model: nn.Module,
     images: torch.Tensor,
@@ -76,16 +106,11 @@ def train_classifier(
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
-    decay = [
-        p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n
-    ]
-    no_decay = [
-        p for n, p in model.named_parameters() if p.ndim < 2 or "pos_embed" in n
-    ]
+    decay, no_decay = decay_split(model)
     optimizer = torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
+            {"params": [p for _, p in decay], "weight_decay": config.weight_decay},
+            {"params": [p for _, p in no_decay], "weight_decay": 0.0},
         ],
         lr=config.lr,
         fused=config.fused or None,
