@@ -365,6 +365,13 @@ def test_mean_attention_distance_matches_a_loop_and_drops_the_class_token():
     assert torch.allclose(
         vitbook.mean_attention_distance(patches, (rows, cols), p), got, atol=1e-6
     )
+    # per query: the loop's terms before the average, one value per image and query
+    by_query = vitbook.mean_attention_distance(attention, (rows, cols), p, True)
+    assert by_query.shape == (2, 3, n)
+    q, k = 5, torch.arange(n)
+    dist = p * (((q // cols - k // cols) ** 2 + (q % cols - k % cols) ** 2) ** 0.5)
+    assert torch.allclose(by_query[1, 2, q], (patches[1, 2, q] * dist).sum(), atol=1e-5)
+    assert torch.allclose(by_query.mean(dim=(0, 2)), got, atol=1e-6)
 
 
 def test_mean_attention_distance_of_a_vit_lies_inside_the_grid():

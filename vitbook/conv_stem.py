@@ -25,7 +25,7 @@ import torch
 from .embedding import ConvStem
 from .model import ViT, count_flops, count_parameters
 from .pretrained import RESULTS_DIR
-from .train import REFERENCE_MODEL, SHORT_RUN_RECIPE, describe_recipe, train_fashion_vit
+from .train import REFERENCE_MODEL, describe_recipe, train_short_run
 
 __all__ = [
     "PAPER_CLAIM",
@@ -116,16 +116,7 @@ def run(
     for lr in lrs:
         for name, options in stems.items():
             for seed in seeds:
-                _, _, info = train_fashion_vit(
-                    **SHORT_RUN_RECIPE,
-                    epochs=epochs,
-                    seed=seed,
-                    lr=lr,
-                    train_limit=train_limit,
-                    evals=1,
-                    log=None,
-                    **options,
-                )
+                info = train_short_run(epochs, lr, seed, train_limit, **options)
                 runs.append(
                     {
                         "stem": name,

@@ -267,9 +267,11 @@ def mean_attention_distance(
     attention: torch.Tensor,
     grid_size: int | tuple[int, int],
     patch_size: int,
+    per_query: bool = False,
 ) -> torch.Tensor:
     """The mean attention distance of each head, in pixels:
-    ``(B, heads, T, T)`` -> ``(heads,)``.
+    ``(B, heads, T, T)`` -> ``(heads,)``, or with ``per_query=True`` the distance of
+    every query patch, not yet averaged: ``(B, heads, N)``.
 
     For every query patch, the distance from its centre to each key patch's centre
     (grid steps times ``patch_size``), weighted by the attention; then the mean over
@@ -302,8 +304,8 @@ def mean_attention_distance(
     centres = torch.stack([r.flatten(), c.flatten()], dim=1)  # (N, 2): row, column
     centres = centres.to(attention.dtype)
     distance = torch.cdist(centres, centres) * patch_size  # (N, N), in pixels
-    per_query = (attention * distance.to(attention.device)).sum(dim=-1)  # (B, heads, N)
-    return per_query.mean(dim=(0, 2))  # (heads,)
+    by_query = (attention * distance.to(attention.device)).sum(dim=-1)  # (B, heads, N)
+    return by_query if per_query else by_query.mean(dim=(0, 2))  # (heads,)
 
 
 def count_parameters(module: torch.nn.Module) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .pretrained import RESULTS_DIR
-from .train import REFERENCE_MODEL, SHORT_RUN_RECIPE, describe_recipe, train_fashion_vit
+from .train import REFERENCE_MODEL, describe_recipe, train_short_run
 
 __all__ = ["BUDGETS", "KINDS", "PAPER_TABLE_8", "main", "run"]
 
@@ -54,16 +54,7 @@ def run(
     for epochs in budgets:
         for kind in kinds:
             for seed in seeds:
-                model, config, info = train_fashion_vit(
-                    **SHORT_RUN_RECIPE,
-                    epochs=epochs,
-                    lr=lr,
-                    seed=seed,
-                    train_limit=train_limit,
-                    evals=1,
-                    log=None,
-                    position=kind,
-                )
+                info = train_short_run(epochs, lr, seed, train_limit, position=kind)
                 runs.append(
                     {
                         "epochs": epochs,

@@ -33,6 +33,7 @@ __all__ = [
     "initial_model",
     "main",
     "train_fashion_vit",
+    "train_short_run",
 ]
 
 
@@ -71,6 +72,25 @@ SHORT_RUN_RECIPE = {
     "augment": "none",
     "fused": False,
 }
+
+
+def train_short_run(
+    epochs: float, lr: float, seed: int, train_limit: int = 0, **model_options
+) -> dict:
+    """One run of the short experiments (``position_ablation``, ``conv_stem``):
+    ``train_fashion_vit`` with ``SHORT_RUN_RECIPE``, one test evaluation at the end,
+    silent; returns its ``info``."""
+    _, _, info = train_fashion_vit(
+        **SHORT_RUN_RECIPE,
+        epochs=epochs,
+        lr=lr,
+        seed=seed,
+        train_limit=train_limit,
+        evals=1,
+        log=None,
+        **model_options,
+    )
+    return info
 
 
 def describe_recipe(info: dict, lr: str = "") -> str:
