@@ -401,3 +401,23 @@ def test_mean_attention_distance_of_a_vit_lies_inside_the_grid():
 def test_mean_attention_distance_rejects_bad_inputs(shape, grid, p, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         vitbook.mean_attention_distance(torch.rand(shape), grid, p)
+
+
+def test_flops_by_part_sums_to_count_flops_and_sees_attention():
+    model = ViT(image_size=28, patch_size=4, num_classes=10, channels=1, depth=2)
+    images = torch.rand(2, 1, 28, 28)
+    parts = vitbook.flops_by_part(model, images)
+    assert sum(parts.values()) == vitbook.count_flops(model, images)
+    # per block: q k^T and A v are each N^2 D multiply-adds over the 50 tokens
+    assert parts["attention: q k^T and A v"] == 2 * 2 * 2 * (2 * 50 * 50 * 128)
+    # with torch's own kernel choice on the CPU the counter misses exactly that part
+    fused = vitbook.flops_by_part(model, images, math_attention=False)
+    assert sum(parts.values()) - sum(fused.values()) in (
+        0,
+        parts["attention: q k^T and A v"],
+    )
+
+
+def test_flops_by_part_refuses_other_modules():
+    with pytest.raises(TypeError, match="vitbook.ViT"):
+        vitbook.flops_by_part(torch.nn.Linear(3, 3), torch.rand(1, 3))

@@ -34,6 +34,7 @@ from .model import (
     ViT,
     count_flops,
     count_parameters,
+    flops_by_part,
     mean_attention_distance,
     parameter_table,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "sliding_patches",
     "conv_to_linear",
     "count_flops",
+    "flops_by_part",
     "count_parameters",
     "cosine_similarity_matrix",
     "grid_size",

@@ -22,6 +22,7 @@ __all__ = [
     "parameter_table",
     "mean_attention_distance",
     "count_flops",
+    "flops_by_part",
     "count_parameters",
 ]
 
@@ -313,6 +314,39 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def _count(
+    module: torch.nn.Module,
+    inputs: torch.Tensor,
+    backward: bool = False,
+    math_attention: bool = True,
+) -> FlopCounterMode:
+    """Run ``module`` on ``inputs`` under ``FlopCounterMode``; return the counter."""
+    from contextlib import nullcontext
+
+    kernel = nullcontext()
+    if math_attention:
+        try:
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
+            kernel = sdpa_kernel(SDPBackend.MATH)
+        except ImportError:  # torch < 2.3: the counter may miss fused attention
+            pass
+    was_training = module.training
+    module.train(backward)
+    with (
+        torch.set_grad_enabled(backward),
+        kernel,
+        FlopCounterMode(display=False) as counter,
+    ):
+        out = module(inputs)
+        if backward:
+            out.float().pow(2).mean().backward()
+    module.train(was_training)
+    if backward:
+        module.zero_grad(set_to_none=True)
+    return counter
+
+
 def count_flops(
     module: torch.nn.Module, inputs: torch.Tensor, backward: bool = False
 ) -> int:
@@ -324,25 +358,41 @@ def count_flops(
     attention's two ``N x N`` products included (attention runs on its plain "math"
     kernel while counting); norms, activations and softmax are not counted.
     """
-    from contextlib import nullcontext
+    return _count(module, inputs, backward).get_total_flops()
 
-    try:
-        from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        math_attention = sdpa_kernel(SDPBackend.MATH)
-    except ImportError:  # torch < 2.3: the counter may miss fused attention
-        math_attention = nullcontext()
-    was_training = module.training
-    module.train(backward)
-    with (
-        torch.set_grad_enabled(backward),
-        math_attention,
-        FlopCounterMode(display=False) as counter,
-    ):
-        out = module(inputs)
-        if backward:
-            out.float().pow(2).mean().backward()
-    module.train(was_training)
-    if backward:
-        module.zero_grad(set_to_none=True)
-    return counter.get_total_flops()
+def flops_by_part(
+    model: ViT, images: torch.Tensor, math_attention: bool = True
+) -> dict[str, int]:
+    """The FLOPs of one forward pass of a ``ViT`` on ``images``, by part:
+    ``{"patch embedding", "attention: qkv and proj", "attention: q k^T and A v",
+    "MLP", "head": FLOPs}``, summing to ``count_flops(model, images)``.
+
+    With ``math_attention=False`` attention runs on whatever kernel torch picks; on a
+    CPU that is a fused kernel the counter does not see, and the ``q k^T`` and ``A v``
+    products are then missing from the count.
+    """
+    if not isinstance(model, ViT):
+        raise TypeError(f"model must be a vitbook.ViT, got {type(model).__name__}")
+    counter = _count(model, images, math_attention=math_attention)
+    counts = counter.get_flop_counts()  # {module name: {operation: FLOPs}}
+
+    def total(name: str) -> int:
+        return sum(counts.get(name, {}).values())
+
+    blocks = [f"ViT.blocks.{i}" for i in range(len(model.blocks))]
+    projections = sum(total(f"{b}.attn.qkv") + total(f"{b}.attn.proj") for b in blocks)
+    parts = {
+        "patch embedding": total("ViT.patch_embed"),
+        "attention: qkv and proj": projections,
+        "attention: q k^T and A v": sum(total(f"{b}.attn") for b in blocks)
+        - projections,
+        "MLP": sum(total(f"{b}.mlp") for b in blocks),
+        "head": total("ViT.head"),
+    }
+    if sum(parts.values()) != counter.get_total_flops():
+        raise RuntimeError(  # a new part of ViT that this table does not know
+            f"flops_by_part missed {counter.get_total_flops() - sum(parts.values())} "
+            "FLOPs: update its parts to the model's modules"
+        )
+    return parts
