@@ -216,6 +216,14 @@ def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split
         assert 0.0 <= run["test_accuracy"] <= 1.0 and run["final_train_loss"] > 0
         assert (row["stem"], row["lr"], row["seeds"]) == (run["stem"], run["lr"], 1)
         assert row["mean"] == round(run["test_accuracy"], 4) and row["std"] == 0.0
+        # every head of every layer measured, in pixels and relative to uniform
+        distance = run["attention_distance"]
+        depth = cost[run["stem"]]["depth"]
+        assert len(distance["pixels"]) == len(distance["relative"]) == depth
+        assert all(
+            len(layer) == train.REFERENCE_MODEL["heads"]
+            for layer in distance["relative"]
+        )
     assert record["wall_seconds"] > 0
 
 
@@ -264,3 +272,65 @@ def test_the_script_defaults_reproduce_the_shipped_checkpoints_recipe():
     for key in ("batch_size", "lr", "weight_decay", "label_smoothing"):
         assert train[key] == REFERENCE_RECIPE[key], key
     assert {k: record["model"][k] for k in REFERENCE_MODEL} == REFERENCE_MODEL
+
+
+def test_attention_distances_is_one_for_uniform_attention_and_below_for_local():
+    from vitbook import conv_stem
+
+    model = vitbook.ViT(**train.REFERENCE_MODEL).eval()
+    images = torch.rand(4, 1, 28, 28)
+    n = model.num_patches
+
+    def with_attention(weights):  # every block attends with these (T, T) weights
+        for block in model.blocks:
+            block.attn.attention_weights = lambda x, w=weights: w.expand(
+                x.shape[0], model.blocks[0].attn.heads, -1, -1
+            )
+
+    tokens = n + 1
+    with_attention(torch.full((tokens, tokens), 1.0 / tokens))
+    uniform = conv_stem.attention_distances(model, images)
+    assert all(abs(v - 1) < 1e-4 for layer in uniform["relative"] for v in layer)
+    local = torch.eye(tokens) * 0.9 + 0.1 / tokens  # mostly on itself
+    with_attention(local / local.sum(-1, keepdim=True))
+    near = conv_stem.attention_distances(model, images)
+    assert all(v < 0.2 for layer in near["relative"] for v in layer)
+
+
+def test_the_cnn_matches_the_tiny_vit_in_parameters_and_flops():
+    from vitbook.cnn_baseline import REFERENCE_CNN, SmallCNN
+
+    cnn, vit = SmallCNN(**REFERENCE_CNN), vitbook.ViT(**train.REFERENCE_MODEL)
+    image = torch.zeros(1, 1, 28, 28)
+    params = vitbook.count_parameters(cnn) / vitbook.count_parameters(vit)
+    flops = vitbook.count_flops(cnn, image) / vitbook.count_flops(vit, image)
+    assert abs(params - 1) < 0.02 and abs(flops - 1) < 0.02
+    assert cnn(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="widths and strides"):
+        SmallCNN(widths=[8, 16], strides=[1])
+    with pytest.raises(ValueError, match="expected images of shape"):
+        cnn(torch.rand(3, 28, 28, 1))
+
+
+def test_cnn_baseline_script_writes_its_results_file(tmp_path, small_test_split):
+    from vitbook import cnn_baseline
+
+    out = tmp_path / "cnn_baseline.json"
+    record = cnn_baseline.main(
+        ["--epochs", "0.01", "--train-limit", "512", "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    info = record["info"]
+    assert info["epochs"] == 0.01 and info["train_images"] == 512
+    assert 0.0 <= info["test_accuracy"] <= 1.0
+    # the recipe is the reference ViT's, the shipped record's too
+    shipped = vitbook.load_results("cnn_baseline")
+    assert record["recipe"] == shipped["recipe"]
+    assert record["recipe"] == train.describe_recipe(
+        vitbook.pretrained_info("fashion_vit")
+    )
+    assert record["model"]["widths"] == shipped["model"]["widths"]
+    with pytest.raises(ValueError, match="takes no ViT options"):
+        train.train_fashion_vit(
+            epochs=0.01, train_limit=64, log=None, architecture="cnn", depth=2
+        )

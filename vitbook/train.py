@@ -75,12 +75,22 @@ SHORT_RUN_RECIPE = {
 
 
 def train_short_run(
-    epochs: float, lr: float, seed: int, train_limit: int = 0, **model_options
+    epochs: float,
+    lr: float,
+    seed: int,
+    train_limit: int = 0,
+    probe=None,
+    **model_options,
 ) -> dict:
     """One run of the short experiments (``position_ablation``, ``conv_stem``):
     ``train_fashion_vit`` with ``SHORT_RUN_RECIPE``, one test evaluation at the end,
-    silent; returns its ``info``."""
-    _, _, info = train_fashion_vit(
+    silent; returns its ``info``.
+
+    ``probe``, if given, is called on the trained model (in eval mode); what it returns
+    is kept as ``info["probe"]``, so an experiment can measure its models without
+    storing them.
+    """
+    model, _, info = train_fashion_vit(
         **SHORT_RUN_RECIPE,
         epochs=epochs,
         lr=lr,
@@ -90,6 +100,9 @@ def train_short_run(
         log=None,
         **model_options,
     )
+    if probe is not None:
+        with torch.no_grad():
+            info["probe"] = probe(model)
     return info
 
 
@@ -171,10 +184,19 @@ def train_fashion_vit(
     wall time (test evaluations excluded) and the test accuracy at ``evals`` points
     along the way. ``stem="conv"`` in ``model_options`` swaps the patch embedding for a
     ``ConvStem`` (widths ``stem_channels``, default its own); ``info["stem"]`` then
-    records it.
+    records it. ``architecture="cnn"`` trains ``vitbook.cnn_baseline.SmallCNN`` with
+    ``REFERENCE_CNN`` instead of a ViT, with the same data, recipe and budget.
     """
     stem = model_options.pop("stem", "patchify")
     stem_channels = model_options.pop("stem_channels", None)
+    architecture = model_options.pop("architecture", "vit")
+    if architecture not in ("vit", "cnn"):
+        raise ValueError(f"architecture must be 'vit' or 'cnn', got {architecture!r}")
+    if architecture == "cnn" and (stem != "patchify" or model_options):
+        raise ValueError(
+            "architecture='cnn' trains vitbook.cnn_baseline.REFERENCE_CNN and takes "
+            f"no ViT options, got stem={stem!r} and {sorted(model_options)}"
+        )
     if augment not in AUGMENTATIONS:
         raise ValueError(
             f"augment must be one of {sorted(AUGMENTATIONS)}, got {augment!r}"
@@ -188,15 +210,25 @@ def train_fashion_vit(
         train_x, train_y = train_x[:train_limit], train_y[:train_limit]
     train_x = train_x[:, None].float() / 255.0  # (M, 1, 28, 28) in [0, 1]
     test_x = test_x[:, None].float() / 255.0
-    model_config = {
-        **REFERENCE_MODEL,
-        "position": "learned",
-        "pool": "cls",
-        **model_options,
+    norm_stats = {
         "mean": round(train_x.mean().item(), 4),
         "std": round(train_x.std().item(), 4),
     }
-    model = initial_model(model_config, seed, stem, stem_channels).to(device)
+    if architecture == "cnn":
+        from .cnn_baseline import REFERENCE_CNN, SmallCNN
+
+        model_config = {**REFERENCE_CNN, **norm_stats}
+        torch.manual_seed(seed)
+        model = SmallCNN(**model_config).to(device)
+    else:
+        model_config = {
+            **REFERENCE_MODEL,
+            "position": "learned",
+            "pool": "cls",
+            **model_options,
+            **norm_stats,
+        }
+        model = initial_model(model_config, seed, stem, stem_channels).to(device)
     embedding = model.patch_embed if stem == "conv" else None
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     steps = max(1, round(epochs * steps_per_epoch))
