@@ -102,7 +102,7 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
 
 def notebook_times(root: Path) -> dict[str, float]:
     """Seconds each notebook of _toc.yml takes under strict nbval
-    (`pytest <notebook>`)."""
+    (`pytest -n 1 <notebook>`: on one worker with one CPU thread, as in the suite)."""
     sys.path.insert(0, str(root))
     from tools.toc import toc_notebooks
 
@@ -110,7 +110,8 @@ def notebook_times(root: Path) -> dict[str, float]:
     for path in toc_notebooks():
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", str(path.relative_to(root))],
+            [sys.executable, "-m", "pytest", "-q", "-n", "1"]
+            + [str(path.relative_to(root))],
             cwd=root,
             check=True,
             capture_output=True,
