@@ -114,7 +114,8 @@ class ViT(nn.Module):
     class token. With ``pool="mean"`` there is no class token at all (the paper's
     global-average-pooling variant, as in big_vision): ``pos_embed`` is ``(1, N, dim)``
     and the head reads the mean of the N patch outputs. ``embedding`` swaps in another
-    patch embedding that maps images to ``(B, N, dim)`` on the same grid.
+    patch embedding that maps images to ``(B, N, dim)`` on the same grid;
+    ``representation_size`` puts a pre-logits layer (Linear + tanh) before the head.
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class ViT(nn.Module):
         mean: float | tuple[float, ...] = 0.5,
         std: float | tuple[float, ...] = 0.5,
         embedding: nn.Module | None = None,
+        representation_size: int | None = None,
     ):
         super().__init__()
         if position not in POSITION_KINDS:
@@ -185,7 +187,15 @@ class ViT(nn.Module):
             EncoderBlock(dim, heads, mlp_dim) for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
-        self.head = nn.Linear(dim, num_classes)
+        # a pre-logits layer (Linear + tanh), as the paper pre-trained with and as
+        # torchvision's representation_size builds; none by default, as in fine-tuning
+        self.representation_size = representation_size
+        self.pre_logits = (
+            nn.Sequential(nn.Linear(dim, representation_size), nn.Tanh())
+            if representation_size
+            else nn.Identity()
+        )
+        self.head = nn.Linear(representation_size or dim, num_classes)
 
     def no_weight_decay(self) -> set[str]:
         """The parameters that training exempts from weight decay beside the biases
@@ -220,7 +230,7 @@ class ViT(nn.Module):
         return x[:, 0] if self.pool == "cls" else x.mean(dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(images))
+        return self.head(self.pre_logits(self.features(images)))
 
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The softmax attention of every block:
