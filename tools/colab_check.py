@@ -66,6 +66,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COLAB_PACKAGES = (
     "torch",
     "torchvision",
+    "timm",
+    "transformers",
     "numpy",
     "matplotlib",
     "pillow",

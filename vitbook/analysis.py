@@ -47,9 +47,10 @@ def figure7(model: ViT, images: torch.Tensor, components: int = 28) -> dict:
     variance = s**2
     table = model.pos_embed[0, model.num_prefix_tokens :]  # (N, D)
     maps = model.attention_maps(images)  # depth x (B, heads, T, T)
+    # (depth, heads): each head's distance, layer by layer
     distance = torch.stack(
         [mean_attention_distance(a, model.grid_size, model.patch_size) for a in maps]
-    )  # (depth, heads)
+    )
     n = model.num_patches
     uniform = torch.full((1, 1, n, n), 1.0 / n)
     uniform_distance = mean_attention_distance(
