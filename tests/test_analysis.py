@@ -59,8 +59,8 @@ def test_figure7_of_a_b16_shaped_model(b16):
 
 
 def test_figure7_sees_local_attention():
-    # the control for the distance panel: a model whose attention is forced local
-    # (a large negative bias on far keys) must come out far below uniform
+    # the control for the distance panel: a random model comes out near uniform,
+    # while attention that stays on its own patch comes out far below it
     torch.manual_seed(0)
     model = vitbook.ViT(image_size=32, patch_size=4, dim=32, depth=1, heads=2).eval()
     images = torch.rand(2, 3, 32, 32)

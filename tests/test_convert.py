@@ -216,5 +216,21 @@ def test_a_state_dict_that_does_not_fit_is_refused_with_its_keys():
         vit_from(transformers_vit(layer_norm_eps=1e-12))
     with pytest.raises(ValueError, match="fc_norm"):
         vit_from(timm_vit(class_token=False, global_pool="avg"))
+    with pytest.raises(ValueError, match="exact GELU"):
+        vit_from(timm_vit(act_layer="gelu_tanh"))
+    with pytest.raises(ValueError, match="eps is 0.01"):
+        vit_from(
+            vision_transformer.VisionTransformer(
+                32, 4, 1, 4, 32, 64, norm_layer=lambda d: torch.nn.LayerNorm(d, 1e-2)
+            )
+        )
+    with pytest.raises(ValueError, match="ConvStem stages"):
+        config = vision_transformer.ConvStemConfig
+        silu = [config(16, 3, 2, activation_layer=torch.nn.SiLU), config(32, 3, 2)]
+        vit_from(
+            vision_transformer.VisionTransformer(
+                32, 4, 1, 4, 32, 64, conv_stem_configs=silu
+            )
+        )
     with pytest.raises(ValueError, match="only torchvision ships a conv stem"):
         key_map("timm", depth=1, conv_stem_stages=2)

@@ -310,6 +310,22 @@ def _ignored(key: str, library: str) -> bool:
     return library == "transformers" and key.startswith("vit.pooler.")
 
 
+def _check_blocks(norms, activations, library: str) -> None:
+    # what vitbook.ViT fixes and a state dict cannot show: LayerNorm's eps, exact GELU
+    for norm in norms:
+        if abs(norm.eps - 1e-6) > 1e-12:
+            raise ValueError(
+                f"this {library} ViT's LayerNorm eps is {norm.eps:g}; vitbook.ViT's "
+                "norms use 1e-6, so the converted model would be another function"
+            )
+    for act in activations:
+        if not isinstance(act, nn.GELU) or act.approximate != "none":
+            raise ValueError(
+                f"this {library} ViT's MLP activation is {act!r}; vitbook.ViT uses the "
+                "exact GELU, nn.GELU(approximate='none')"
+            )
+
+
 def vit_config_from(model: nn.Module) -> dict:
     """The ``vitbook.ViT`` keyword arguments (``mean=0, std=1``) of the same shape as
     ``model``: a torchvision ``VisionTransformer``, a timm ``VisionTransformer`` or a
@@ -317,7 +333,23 @@ def vit_config_from(model: nn.Module) -> dict:
     kind = _library_of(model)
     common = dict(position="learned", mean=0.0, std=1.0)
     if kind == "torchvision":
+        layers = list(model.encoder.layers)
+        norms = [n for b in layers for n in (b.ln_1, b.ln_2)] + [model.encoder.ln]
+        _check_blocks(norms, [b.mlp[1] for b in layers], kind)
         stem = model.conv_proj
+        if isinstance(stem, nn.Sequential):
+            for layer in stem[:-1]:
+                conv, norm, act = layer[0], layer[1], layer[2]
+                if not (
+                    isinstance(norm, nn.BatchNorm2d)
+                    and isinstance(act, nn.ReLU)
+                    and conv.kernel_size == (3, 3)
+                    and conv.stride == (2, 2)
+                ):
+                    raise ValueError(
+                        "vitbook.ConvStem stages are 3x3 stride-2 convolutions with "
+                        f"BatchNorm and ReLU; this stem has {layer!r}"
+                    )
         config = dict(
             image_size=model.image_size,
             patch_size=model.patch_size,
@@ -355,6 +387,17 @@ def vit_config_from(model: nn.Module) -> dict:
                 "timm no_embed_class or dynamic_img_size: vitbook.ViT adds one table "
                 "of 1 + N rows at one image size"
             )
+        blocks = list(model.blocks)
+        for b in blocks:
+            if not all(
+                isinstance(getattr(b, n, nn.Identity()), nn.Identity)
+                for n in ("ls1", "ls2")
+            ):
+                raise ValueError(
+                    "this timm ViT has LayerScale (init_values); vitbook.ViT has none"
+                )
+        norms = [n for b in blocks for n in (b.norm1, b.norm2)] + [model.norm]
+        _check_blocks(norms, [b.mlp.act for b in blocks], kind)
         patch = model.patch_embed
         return (
             dict(
