@@ -210,8 +210,10 @@ def test_vit_position_tables_by_kind():
     assert set(POSITION_KINDS) == {
         "learned",
         "learned-sincos2d",
+        "learned-2d",
         "sincos1d",
         "sincos2d",
+        "rope2d",
         "none",
     }
 
@@ -224,6 +226,9 @@ def test_vit_parameter_count_differs_only_by_the_learned_table():
     assert counts["learned"] - counts["none"] == 17 * 16
     assert counts["learned-sincos2d"] == counts["learned"]
     assert counts["none"] == counts["sincos1d"] == counts["sincos2d"]
+    # the factorised table: a row and a column table of D/2 each, 4 + 4 rows
+    assert counts["learned-2d"] - counts["none"] == (4 + 4) * 16 // 2
+    assert counts["rope2d"] == counts["none"]  # rotations have no parameters
 
 
 # --- the ViT: errors ------------------------------------------------------------------

@@ -10,7 +10,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .embedding import PatchEmbedding
 from .patches import grid_size as _grid_size
-from .position import sincos_1d_position_embedding, sincos_position_embedding
+from .position import (
+    AxialRoPE,
+    FactorisedPositionEmbedding,
+    sincos_1d_position_embedding,
+    sincos_position_embedding,
+)
 
 __all__ = [
     "MLP",
@@ -30,7 +35,17 @@ __all__ = [
 #: from N(0, 0.02²) (the paper's) or from the 2-D sine-cosine values
 #: (``"learned-sincos2d"``, the control that separates "learned" from "starts with
 #: structure"), the two fixed tables, or none.
-POSITION_KINDS = ("learned", "learned-sincos2d", "sincos1d", "sincos2d", "none")
+#: ``"learned-2d"`` is the paper's factorised 2-D table (a row and a column table of D/2
+#: each); ``"rope2d"`` adds no table and rotates q and k in every block instead.
+POSITION_KINDS = (
+    "learned",
+    "learned-sincos2d",
+    "learned-2d",
+    "sincos1d",
+    "sincos2d",
+    "rope2d",
+    "none",
+)
 
 #: LayerNorm's epsilon in every norm of ``ViT``: 1e-6, as in the official JAX code
 #: (flax's default), torchvision and timm; PyTorch's own default is 1e-5.
@@ -41,7 +56,7 @@ class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``,
     scores ``q·k / sqrt(D/heads)``."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, rope: nn.Module | None = None):
         super().__init__()
         if dim % heads:
             raise ValueError(
@@ -51,6 +66,8 @@ class MultiHeadSelfAttention(nn.Module):
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)  # W_Q, W_K, W_V stacked
         self.proj = nn.Linear(dim, dim)
+        # a rotary position embedding applied to q and k (position="rope2d"), or none
+        self.rope = rope
 
     def split_heads(
         self, x: torch.Tensor
@@ -60,6 +77,8 @@ class MultiHeadSelfAttention(nn.Module):
         # (B, N, 3D) -> (B, N, 3, h, D/h)
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, N, D/h)
+        if self.rope is not None:
+            q, k = self.rope(q), self.rope(k)
         return q, k, v
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,10 +111,12 @@ class EncoderBlock(nn.Module):
     """A pre-norm transformer block: ``x + MSA(LN(x))``, then ``x + MLP(LN(x))``;
     ``(B, N, D)`` -> ``(B, N, D)``."""
 
-    def __init__(self, dim: int, heads: int, mlp_dim: int):
+    def __init__(
+        self, dim: int, heads: int, mlp_dim: int, rope: nn.Module | None = None
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
-        self.attn = MultiHeadSelfAttention(dim, heads)
+        self.attn = MultiHeadSelfAttention(dim, heads, rope)
         self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(dim, mlp_dim)
 
@@ -174,6 +195,8 @@ class ViT(nn.Module):
                 self.grid_size, dim
             )
             self.pos_embed = nn.Parameter(start[None])
+        elif position == "learned-2d":
+            self.pos_embed_2d = FactorisedPositionEmbedding(self.grid_size, dim)
         else:
             # a class token's row stays zero: it gets no position
             table = torch.zeros(slots, dim)
@@ -183,8 +206,11 @@ class ViT(nn.Module):
             elif position == "sincos1d":
                 table[start:] = sincos_1d_position_embedding(num_patches, dim)
             self.register_buffer("pos_embed", table[None])
+        rope = None
+        if position == "rope2d":
+            rope = AxialRoPE(self.grid_size, dim // heads, self.num_prefix_tokens)
         self.blocks = nn.ModuleList(
-            EncoderBlock(dim, heads, mlp_dim) for _ in range(depth)
+            EncoderBlock(dim, heads, mlp_dim, rope) for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         # a pre-logits layer (Linear + tanh), as the paper pre-trained with and as
@@ -201,7 +227,7 @@ class ViT(nn.Module):
         """The parameters that training exempts from weight decay beside the biases
         and norms: the class token and the position table (the names timm's
         ``VisionTransformer.no_weight_decay`` gives)."""
-        return {"cls_token", "pos_embed"}
+        return {"cls_token", "pos_embed", "pos_embed_2d"}
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,
@@ -219,7 +245,15 @@ class ViT(nn.Module):
         if self.cls_token is not None:
             cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
             x = torch.cat([cls, x], dim=1)  # (B, 1+N, D)
-        return x + self.pos_embed
+        return x + self.position_table()
+
+    def position_table(self) -> torch.Tensor:
+        """The table added to the tokens: ``(1, 1 + N, dim)``, or ``(1, N, dim)`` with
+        ``pool="mean"``; zeros for ``"none"`` and ``"rope2d"`` (which rotates q and k
+        inside attention instead)."""
+        if self.position == "learned-2d":
+            return self.pos_embed_2d(self.num_prefix_tokens)
+        return self.pos_embed
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The pooled, normalised representation: ``(B, dim)``."""

@@ -20,6 +20,8 @@ from torch import nn
 from .patches import _pair
 
 __all__ = [
+    "AxialRoPE",
+    "FactorisedPositionEmbedding",
     "LearnedPositionEmbedding",
     "RESIZE_CONVENTIONS",
     "resize_position_embedding",
@@ -189,3 +191,73 @@ def resize_position_embedding(
     )
     grid = image.permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim)  # (1, h'·w', D)
     return torch.cat([prefix, grid], dim=1)
+
+
+class FactorisedPositionEmbedding(nn.Module):
+    """The ViT paper's learned 2-D table (Appendix D.4): a row table ``(rows, D/2)``
+    and a column table ``(cols, D/2)``, both N(0, 0.02²); the patch in row r, column c
+    gets ``[rows[r], cols[c]]``. ``forward(prefix)`` returns the ``(1, prefix + N, D)``
+    table, raster order, with zero rows for ``prefix`` leading tokens (a class token
+    gets no position, as with vitbook's fixed tables)."""
+
+    def __init__(self, grid_size: int | tuple[int, int], dim: int, std: float = 0.02):
+        super().__init__()
+        if dim <= 0 or dim % 2:
+            raise ValueError(f"dim must be even (half rows, half columns), got {dim}")
+        self.grid_size = _pair(grid_size, "grid_size")
+        rows, cols = self.grid_size
+        self.rows = nn.Parameter(torch.randn(rows, dim // 2) * std)
+        self.cols = nn.Parameter(torch.randn(cols, dim // 2) * std)
+
+    def forward(self, prefix: int = 0) -> torch.Tensor:
+        rows, cols = self.grid_size
+        # (rows, cols, D/2) each, then concatenated: (rows * cols, D)
+        r = self.rows[:, None].expand(rows, cols, -1)
+        c = self.cols[None].expand(rows, cols, -1)
+        table = torch.cat([r, c], dim=-1).reshape(rows * cols, -1)
+        start = table.new_zeros(prefix, table.shape[1])
+        return torch.cat([start, table])[None]
+
+
+class AxialRoPE(nn.Module):
+    """2-D rotary position embedding, axial (Heo et al., 2024): rotates q and k of
+    shape ``(B, heads, prefix + N, head_dim)`` after their projections. The first half
+    of each head's channels turns with the patch's row, the second half with its column,
+    pair by pair, at frequencies ``theta ** (-i / (head_dim / 4))``. The ``prefix``
+    leading tokens (a class token) are not rotated. Then ``q_i · k_j`` depends on the
+    two patches' positions only through their offset."""
+
+    def __init__(
+        self,
+        grid_size: int | tuple[int, int],
+        head_dim: int,
+        prefix: int = 0,
+        theta: float = 100.0,
+    ):
+        super().__init__()
+        if head_dim <= 0 or head_dim % 4:
+            raise ValueError(
+                f"head_dim must be a multiple of 4 (pairs for rows and for columns), "
+                f"got {head_dim}; choose dim and heads so that dim / heads is one"
+            )
+        rows, cols = _pair(grid_size, "grid_size")
+        quarter = head_dim // 4
+        omega = theta ** (-torch.arange(quarter, dtype=torch.float64) / quarter)
+        r, c = torch.meshgrid(
+            torch.arange(rows, dtype=torch.float64),
+            torch.arange(cols, dtype=torch.float64),
+            indexing="ij",
+        )
+        # (N, head_dim / 2): one angle per channel pair, rows then columns
+        angles = torch.cat([r.reshape(-1, 1) * omega, c.reshape(-1, 1) * omega], dim=1)
+        angles = torch.cat([angles.new_zeros(prefix, 2 * quarter), angles])
+        self.register_buffer("cos", angles.cos().float(), persistent=False)
+        self.register_buffer("sin", angles.sin().float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, h, T, head_dim) -> pairs (B, h, T, head_dim / 2, 2)
+        pairs = x.reshape(*x.shape[:-1], -1, 2)
+        a, b = pairs[..., 0], pairs[..., 1]
+        cos, sin = self.cos, self.sin  # (T, head_dim / 2)
+        rotated = torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1)
+        return rotated.reshape(x.shape)

@@ -65,14 +65,17 @@ def decay_split(
     As in timm: matrices and kernels decay; biases, norm scales (every parameter of
     fewer than 2 dimensions) and the names the model's ``no_weight_decay()`` returns
     (``cls_token`` and ``pos_embed`` for ``ViT``) do not. A name is exempt when it is
-    one of those names or lies inside one (``encoder.pos_embed``).
+    one of those names, lies inside a wrapper (``encoder.pos_embed``), or belongs to a
+    module of that name (``pos_embed_2d.rows``).
     """
     exempt = (
         set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     )
 
     def is_exempt(name: str) -> bool:
-        return any(name == e or name.endswith("." + e) for e in exempt)
+        # the name itself, or any module on its path: pos_embed, encoder.pos_embed,
+        # pos_embed_2d.rows
+        return any(e in name.split(".") for e in exempt)
 
     decay, no_decay = [], []
     for name, param in model.named_parameters():

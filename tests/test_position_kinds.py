@@ -1,0 +1,112 @@
+"""The position kinds beyond one absolute table: the paper's factorised 2-D table and
+the axial 2-D rotary embedding, each checked by its defining property."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import vitbook
+from vitbook.position import AxialRoPE, FactorisedPositionEmbedding
+from vitbook.training import decay_split
+
+
+def small_vit(position, **kw):
+    torch.manual_seed(0)
+    config = dict(image_size=24, patch_size=4, dim=32, depth=1, heads=2, mlp_dim=64)
+    return vitbook.ViT(**(config | kw), position=position).eval()
+
+
+def test_the_factorised_table_is_a_row_part_and_a_column_part():
+    table = FactorisedPositionEmbedding((3, 5), 8)(prefix=1)[0]  # (1 + 15, 8)
+    assert table.shape == (16, 8)
+    assert torch.equal(table[0], torch.zeros(8))  # the class token: no position
+    grid = table[1:].reshape(3, 5, 8)
+    # patches in one row share the first half, patches in one column the second
+    assert torch.equal(grid[:, :, :4], grid[:, :1, :4].expand(3, 5, 4))
+    assert torch.equal(grid[:, :, 4:], grid[:1, :, 4:].expand(3, 5, 4))
+    # and rows differ from one another (a random start)
+    assert not torch.equal(grid[0, 0, :4], grid[1, 0, :4])
+
+
+def test_learned_2d_trains_both_tables_without_weight_decay():
+    model = small_vit("learned-2d").train()
+    names_decayed = {n for n, _ in decay_split(model)[0]}
+    assert not any("pos_embed_2d" in n for n in names_decayed)
+    loss = model(torch.rand(2, 3, 24, 24)).sum()
+    loss.backward()
+    assert model.pos_embed_2d.rows.grad.abs().sum() > 0
+    assert model.pos_embed_2d.cols.grad.abs().sum() > 0
+    table = model.position_table()
+    assert table.shape == (1, 37, 32)
+
+
+def scores(model, tokens):
+    # block 1's attention logits q_i . k_j (before the softmax) for (B, T, D) tokens
+    attn = model.blocks[0].attn
+    q, k, _ = attn.split_heads(model.blocks[0].norm1(tokens))
+    return q @ k.transpose(-2, -1)  # (B, heads, T, T)
+
+
+def offsets_agree(s, rows, cols, prefix):
+    # the largest spread, over all pairs of patches with the same (row, column) offset
+    s = s[..., prefix:, prefix:]
+    r = torch.arange(rows).repeat_interleave(cols)
+    c = torch.arange(cols).repeat(rows)
+    dr = r[:, None] - r[None, :]
+    dc = c[:, None] - c[None, :]
+    spread = 0.0
+    for a in dr.unique():
+        for b in dc.unique():
+            values = s[..., (dr == a) & (dc == b)]
+            spread = max(spread, (values.amax(-1) - values.amin(-1)).max().item())
+    return spread
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+def test_rope_logits_depend_only_on_the_offset(pool):
+    # the same content at every patch: whatever differs between pairs is position.
+    # With RoPE the logit of two patches depends only on their offset, exactly, after
+    # LayerNorm, W_Q and W_K; an absolute table breaks that (the control)
+    content = torch.randn(1, 1, 32).expand(1, 36, 32)
+    rope = small_vit("rope2d", pool=pool)
+    learned = small_vit("learned", pool=pool)
+    prefix = rope.num_prefix_tokens
+    with torch.no_grad():
+        tokens = torch.cat([torch.randn(1, prefix, 32), content], dim=1)
+        rope_spread = offsets_agree(scores(rope, tokens), 6, 6, prefix)
+        absolute = tokens + learned.position_table()
+        learned_spread = offsets_agree(scores(learned, absolute), 6, 6, prefix)
+    assert rope_spread < 1e-4
+    assert learned_spread > 100 * max(rope_spread, 1e-6)
+
+
+def test_rope_moves_attention_with_the_content():
+    # translation: content shifted one patch to the right gives the same logits between
+    # the shifted patches (where both are inside the grid)
+    rope = small_vit("rope2d", pool="mean")
+    grid = torch.randn(1, 6, 6, 32)
+    shifted = torch.roll(grid, shifts=1, dims=2)
+    with torch.no_grad():
+        s = scores(rope, grid.reshape(1, 36, 32))[0, 0].reshape(6, 6, 6, 6)
+        t = scores(rope, shifted.reshape(1, 36, 32))[0, 0].reshape(6, 6, 6, 6)
+    # patch (r, c) of the original is patch (r, c + 1) of the shifted grid
+    assert torch.allclose(s[:, :5, :, :5], t[:, 1:, :, 1:], atol=1e-4)
+    # control: without the shift the two differ
+    assert (s[:, :5, :, :5] - t[:, :5, :, :5]).abs().max() > 1e-2
+
+
+def test_rope_leaves_the_class_token_and_norms_unrotated():
+    rope = AxialRoPE((2, 3), head_dim=8, prefix=1)
+    x = torch.randn(1, 1, 7, 8)
+    y = rope(x)
+    assert torch.equal(y[..., 0, :], x[..., 0, :])  # the class token: angle 0
+    # a rotation keeps every pair's length
+    pairs = lambda t: t.reshape(*t.shape[:-1], -1, 2).norm(dim=-1)  # noqa: E731
+    assert torch.allclose(pairs(y), pairs(x), atol=1e-6)
+    assert not torch.allclose(y[..., 1:, :], x[..., 1:, :])
+
+
+def test_rope_needs_head_dim_a_multiple_of_4():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        vitbook.ViT(image_size=8, patch_size=4, dim=12, heads=2, position="rope2d")
