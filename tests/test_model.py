@@ -214,6 +214,7 @@ def test_vit_position_tables_by_kind():
         "sincos1d",
         "sincos2d",
         "rope2d",
+        "relative-bias",
         "none",
     }
 
@@ -229,6 +230,9 @@ def test_vit_parameter_count_differs_only_by_the_learned_table():
     # the factorised table: a row and a column table of D/2 each, 4 + 4 rows
     assert counts["learned-2d"] - counts["none"] == (4 + 4) * 16 // 2
     assert counts["rope2d"] == counts["none"]  # rotations have no parameters
+    # one scalar per head and 2-D offset, (2*4 - 1)^2 offsets, in each block
+    blocks, heads = len(tiny_vit().blocks), tiny_vit().blocks[0].attn.heads
+    assert counts["relative-bias"] - counts["none"] == blocks * heads * 7 * 7
 
 
 # --- the ViT: errors ------------------------------------------------------------------

@@ -110,3 +110,56 @@ def test_rope_leaves_the_class_token_and_norms_unrotated():
 def test_rope_needs_head_dim_a_multiple_of_4():
     with pytest.raises(ValueError, match="multiple of 4"):
         vitbook.ViT(image_size=8, patch_size=4, dim=12, heads=2, position="rope2d")
+
+
+def biased_scores(model, tokens):
+    # block 1's logits with the relative bias, as the softmax sees them (times sqrt(d))
+    attn = model.blocks[0].attn
+    q, k, _ = attn.split_heads(model.blocks[0].norm1(tokens))
+    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    return s + attn.rel_bias() if attn.rel_bias is not None else s
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+def test_relative_bias_moves_attention_with_the_content(pool):
+    # shift the content one patch to the right: with a relative bias (and no absolute
+    # table) the logits between the shifted patches are the same; with a learned
+    # absolute table they are not (the control)
+    relative = small_vit("relative-bias", pool=pool)
+    learned = small_vit("learned", pool=pool)
+    p = relative.num_prefix_tokens
+    grid = torch.randn(1, 6, 6, 32)
+    shifted = torch.roll(grid, shifts=1, dims=2)
+    prefix = torch.randn(1, p, 32)
+    gaps = {}
+    with torch.no_grad():
+        for name, model in (("relative", relative), ("learned", learned)):
+            table = model.position_table()
+            a = torch.cat([prefix, grid.reshape(1, 36, 32)], dim=1) + table
+            b = torch.cat([prefix, shifted.reshape(1, 36, 32)], dim=1) + table
+            s = biased_scores(model, a)[0, :, p:, p:].reshape(2, 6, 6, 6, 6)
+            t = biased_scores(model, b)[0, :, p:, p:].reshape(2, 6, 6, 6, 6)
+            gaps[name] = (s[:, :, :5, :, :5] - t[:, :, 1:, :, 1:]).abs().max().item()
+    assert gaps["relative"] < 1e-5
+    assert gaps["learned"] > 1e-2
+
+
+def test_relative_bias_depends_only_on_the_offset_and_reaches_forward():
+    bias = vitbook.position.RelativePositionBias((3, 4), heads=2, prefix=1)()
+    assert bias.shape == (2, 13, 13)
+    assert torch.equal(bias[:, 0], torch.zeros(2, 13))  # the class token: no bias
+    grid = bias[:, 1:, 1:].reshape(2, 3, 4, 3, 4)
+    # the same offset, the same bias: (0,0)->(1,1) and (1,2)->(2,3)
+    assert torch.equal(grid[:, 0, 0, 1, 1], grid[:, 1, 2, 2, 3])
+    assert not torch.equal(grid[:, 0, 0, 1, 1], grid[:, 0, 0, 1, 2])
+    # forward (scaled_dot_product_attention with the bias) matches attention_weights
+    model = small_vit("relative-bias")
+    attn = model.blocks[0].attn
+    with torch.no_grad():
+        x = torch.randn(2, 37, 32)
+        _, _, v = attn.split_heads(x)
+        by_weights = attn.attention_weights(x) @ v  # (B, h, T, D/h)
+        expected = attn.proj(by_weights.transpose(1, 2).reshape(2, 37, 32))
+        assert torch.allclose(attn(x), expected, atol=1e-5)
+    decayed = {n for n, _ in decay_split(model)[0]}
+    assert not any("rel_bias" in n for n in decayed)

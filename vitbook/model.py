@@ -13,6 +13,7 @@ from .patches import grid_size as _grid_size
 from .position import (
     AxialRoPE,
     FactorisedPositionEmbedding,
+    RelativePositionBias,
     sincos_1d_position_embedding,
     sincos_position_embedding,
 )
@@ -36,7 +37,9 @@ __all__ = [
 #: (``"learned-sincos2d"``, the control that separates "learned" from "starts with
 #: structure"), the two fixed tables, or none.
 #: ``"learned-2d"`` is the paper's factorised 2-D table (a row and a column table of D/2
-#: each); ``"rope2d"`` adds no table and rotates q and k in every block instead.
+#: each); ``"rope2d"`` adds no table and rotates q and k in every block instead;
+#: ``"relative-bias"`` adds no table and gives every block a learned bias per head and
+#: 2-D offset on its attention logits (Swin's relative position bias).
 POSITION_KINDS = (
     "learned",
     "learned-sincos2d",
@@ -44,6 +47,7 @@ POSITION_KINDS = (
     "sincos1d",
     "sincos2d",
     "rope2d",
+    "relative-bias",
     "none",
 )
 
@@ -56,7 +60,13 @@ class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``,
     scores ``q·k / sqrt(D/heads)``."""
 
-    def __init__(self, dim: int, heads: int, rope: nn.Module | None = None):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        rope: nn.Module | None = None,
+        rel_bias: nn.Module | None = None,
+    ):
         super().__init__()
         if dim % heads:
             raise ValueError(
@@ -68,6 +78,8 @@ class MultiHeadSelfAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         # a rotary position embedding applied to q and k (position="rope2d"), or none
         self.rope = rope
+        # a learned bias on the logits per head and offset (position="relative-bias")
+        self.rel_bias = rel_bias
 
     def split_heads(
         self, x: torch.Tensor
@@ -85,12 +97,15 @@ class MultiHeadSelfAttention(nn.Module):
         """The softmax attention matrix of every head: ``(B, heads, N, N)``."""
         q, k, _ = self.split_heads(x)
         scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, N, N)
+        if self.rel_bias is not None:
+            scores = scores + self.rel_bias()  # (h, N, N), the same for every image
         return scores.softmax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.split_heads(x)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, N, D/h)
+        bias = self.rel_bias() if self.rel_bias is not None else None
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, h, N, D/h)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, N, D)
 
 
@@ -112,11 +127,16 @@ class EncoderBlock(nn.Module):
     ``(B, N, D)`` -> ``(B, N, D)``."""
 
     def __init__(
-        self, dim: int, heads: int, mlp_dim: int, rope: nn.Module | None = None
+        self,
+        dim: int,
+        heads: int,
+        mlp_dim: int,
+        rope: nn.Module | None = None,
+        rel_bias: nn.Module | None = None,
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
-        self.attn = MultiHeadSelfAttention(dim, heads, rope)
+        self.attn = MultiHeadSelfAttention(dim, heads, rope, rel_bias)
         self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(dim, mlp_dim)
 
@@ -209,8 +229,15 @@ class ViT(nn.Module):
         rope = None
         if position == "rope2d":
             rope = AxialRoPE(self.grid_size, dim // heads, self.num_prefix_tokens)
+
+        def rel_bias():
+            # one table per block, as in Swin
+            if position != "relative-bias":
+                return None
+            return RelativePositionBias(self.grid_size, heads, self.num_prefix_tokens)
+
         self.blocks = nn.ModuleList(
-            EncoderBlock(dim, heads, mlp_dim, rope) for _ in range(depth)
+            EncoderBlock(dim, heads, mlp_dim, rope, rel_bias()) for _ in range(depth)
         )
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         # a pre-logits layer (Linear + tanh), as the paper pre-trained with and as
@@ -226,8 +253,9 @@ class ViT(nn.Module):
     def no_weight_decay(self) -> set[str]:
         """The parameters that training exempts from weight decay beside the biases
         and norms: the class token and the position table (the names timm's
-        ``VisionTransformer.no_weight_decay`` gives)."""
-        return {"cls_token", "pos_embed", "pos_embed_2d"}
+        ``VisionTransformer.no_weight_decay`` gives), the factorised table and the
+        relative bias tables."""
+        return {"cls_token", "pos_embed", "pos_embed_2d", "rel_bias"}
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,

@@ -24,6 +24,7 @@ __all__ = [
     "FactorisedPositionEmbedding",
     "LearnedPositionEmbedding",
     "RESIZE_CONVENTIONS",
+    "RelativePositionBias",
     "resize_position_embedding",
     "sincos_1d_position_embedding",
     "sincos_position_embedding",
@@ -261,3 +262,29 @@ class AxialRoPE(nn.Module):
         cos, sin = self.cos, self.sin  # (T, head_dim / 2)
         rotated = torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1)
         return rotated.reshape(x.shape)
+
+
+class RelativePositionBias(nn.Module):
+    """A learned 2-D relative position bias, as in Swin: one scalar per head and per
+    2-D offset ``(dr, dc)`` between two patches, ``table`` of shape
+    ``((2·rows − 1)·(2·cols − 1), heads)``, N(0, 0.02²). ``forward()`` returns the
+    ``(heads, prefix + N, prefix + N)`` bias added to the attention logits before the
+    softmax; rows and columns of the ``prefix`` leading tokens (a class token) get 0."""
+
+    def __init__(self, grid_size: int | tuple[int, int], heads: int, prefix: int = 0):
+        super().__init__()
+        rows, cols = _pair(grid_size, "grid_size")
+        self.prefix = prefix
+        self.table = nn.Parameter(
+            torch.randn((2 * rows - 1) * (2 * cols - 1), heads) * 0.02
+        )
+        r = torch.arange(rows).repeat_interleave(cols)
+        c = torch.arange(cols).repeat(rows)
+        dr = r[:, None] - r[None, :] + rows - 1  # (N, N), 0 .. 2·rows − 2
+        dc = c[:, None] - c[None, :] + cols - 1
+        self.register_buffer("index", dr * (2 * cols - 1) + dc, persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        p = self.prefix
+        bias = self.table[self.index].permute(2, 0, 1)  # (heads, N, N)
+        return F.pad(bias, (p, 0, p, 0))  # (heads, prefix + N, prefix + N)
