@@ -135,29 +135,13 @@ def test_vitbook_models_convert_to_each_library_and_back():
         ("transformers", transformers_vit),
     ]:
         torch.manual_seed(0)
-        ours = jitter(vitbook.ViT(**vitbook.convert.vit_config_from(build())))
+        config = vitbook.convert.vit_config_from(build())
+        ours = jitter(vitbook.ViT(**config))
         theirs = build()
         theirs.load_state_dict(to_library(ours, library), strict=True)
         assert (outputs(theirs.eval(), x) - outputs(ours, x)).abs().max() < 1e-5
-        back = from_library(
-            theirs.state_dict(), library, vitbook.ViT(**vit_config(ours))
-        )
+        back = from_library(theirs.state_dict(), library, vitbook.ViT(**config))
         assert torch.equal(outputs(back.eval(), x), outputs(ours, x)), library
-
-
-def vit_config(model: vitbook.ViT) -> dict:
-    return dict(
-        image_size=model.image_size,
-        patch_size=model.patch_size,
-        num_classes=model.head.out_features,
-        dim=model.norm.normalized_shape[0],
-        depth=len(model.blocks),
-        heads=model.blocks[0].attn.heads,
-        mlp_dim=model.blocks[0].mlp.fc1.out_features,
-        channels=model.channels,
-        mean=0.0,
-        std=1.0,
-    )
 
 
 def test_the_patch_kernel_layout_matters():

@@ -230,15 +230,16 @@ class ViT(nn.Module):
         if position == "rope2d":
             rope = AxialRoPE(self.grid_size, dim // heads, self.num_prefix_tokens)
 
-        def rel_bias():
-            # one table per block, as in Swin
-            if position != "relative-bias":
-                return None
-            return RelativePositionBias(self.grid_size, heads, self.num_prefix_tokens)
-
-        self.blocks = nn.ModuleList(
-            EncoderBlock(dim, heads, mlp_dim, rope, rel_bias()) for _ in range(depth)
-        )
+        blocks = []
+        for _ in range(depth):
+            # with position="relative-bias", one bias table per block, as in Swin
+            rel_bias = (
+                RelativePositionBias(self.grid_size, heads, self.num_prefix_tokens)
+                if position == "relative-bias"
+                else None
+            )
+            blocks.append(EncoderBlock(dim, heads, mlp_dim, rope, rel_bias))
+        self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         # a pre-logits layer (Linear + tanh), as the paper pre-trained with and as
         # torchvision's representation_size builds; none by default, as in fine-tuning
