@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import vitbook
-from vitbook import position_ablation, train
+from vitbook import position_ablation, position_encodings, train
 
 # the scripts evaluate on the test split; a slice keeps these tests fast
 TEST_IMAGES = 1000
@@ -147,6 +147,48 @@ def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
                 "min": accuracy,
                 "max": accuracy,
             }
+
+
+def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
+    out = tmp_path / "x.json"
+    variants = ["learned", "cpe", "learned+registers"]
+    record = position_encodings.main(
+        ["--epochs", "0.005", "0.01", "--seeds", "2", "--train-limit", "512"]
+        + ["--transfer-images", "64", "--variants", *variants, "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    assert record["budget"] == {
+        "epochs": [0.005, 0.01],
+        "train_images": 512,
+        "seeds": [0, 1],
+    }
+    assert record["model"] == train.REFERENCE_MODEL
+    assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
+    # the same recipe as the shorter ablation
+    assert record["recipe"] == vitbook.load_results("position_ablation")["recipe"]
+    assert [(r["epochs"], r["variant"], r["seed"]) for r in record["runs"]] == [
+        (e, v, s) for e in (0.005, 0.01) for v in variants for s in (0, 1)
+    ]
+    for r in record["runs"]:
+        for column in ("test_accuracy", "same_images_28", "canvas44", "upscaled56"):
+            assert 0.0 <= r[column] <= 1.0
+        reads = r["class_token_reads"]
+        total = reads["clothing"] + reads["background"] + reads["registers"]
+        assert total + reads["itself"] == pytest.approx(1.0, abs=1e-3)
+        # only the learned tables get the patch-size columns; only registers get reads
+        assert ("patch_size" in r) == (r["variant"] != "cpe")
+        assert (reads["registers"] > 0) == (r["variant"] == "learned+registers")
+    for epochs, rows in record["summary"].items():
+        mine = [r for r in record["runs"] if f"{r['epochs']:g}" == epochs]
+        values = [r["canvas44"] for r in mine if r["variant"] == "cpe"]
+        assert rows["cpe"]["canvas44"]["min"] == min(values)
+        assert rows["cpe"]["canvas44"]["max"] == max(values)
+    assert record["transfer_rules"]["cpe"] == vitbook.resolution.TRANSFER_RULES["cpe"]
+
+
+def test_position_encodings_refuses_an_unknown_variant():
+    with pytest.raises(ValueError, match="unknown variants \\['rope'\\]"):
+        position_encodings.run(variants=("rope",))
 
 
 def test_the_shipped_checkpoint_and_results_have_the_documented_fields():

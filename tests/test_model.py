@@ -215,6 +215,8 @@ def test_vit_position_tables_by_kind():
         "sincos2d",
         "rope2d",
         "relative-bias",
+        "relative",
+        "cpe",
         "none",
     }
 
@@ -233,6 +235,15 @@ def test_vit_parameter_count_differs_only_by_the_learned_table():
     # one scalar per head and 2-D offset, (2*4 - 1)^2 offsets, in each block
     blocks, heads = len(tiny_vit().blocks), tiny_vit().blocks[0].attn.heads
     assert counts["relative-bias"] - counts["none"] == blocks * heads * 7 * 7
+    # the paper's relative attention: one head_dim embedding per 1-D offset,
+    # 2 * 16 - 1 of them, in each block
+    head_dim = 16 // heads
+    assert counts["relative"] - counts["none"] == blocks * (2 * 16 - 1) * head_dim
+    # a depthwise 3x3 convolution with a bias, once
+    assert counts["cpe"] - counts["none"] == 16 * 9 + 16
+    # registers: D each
+    with_registers = sum(p.numel() for p in tiny_vit(registers=3).parameters())
+    assert with_registers - counts["learned"] == 3 * 16
 
 
 # --- the ViT: errors ------------------------------------------------------------------

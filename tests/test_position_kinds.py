@@ -7,7 +7,12 @@ import pytest
 import torch
 
 import vitbook
-from vitbook.position import AxialRoPE, FactorisedPositionEmbedding
+from vitbook.position import (
+    AxialRoPE,
+    ConvPositionEncoding,
+    FactorisedPositionEmbedding,
+    RelativeAttention,
+)
 from vitbook.training import decay_split
 
 
@@ -117,7 +122,8 @@ def biased_scores(model, tokens):
     attn = model.blocks[0].attn
     q, k, _ = attn.split_heads(model.blocks[0].norm1(tokens))
     s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
-    return s + attn.rel_bias() if attn.rel_bias is not None else s
+    bias = attn.position_bias(q)
+    return s + bias if bias is not None else s
 
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
@@ -163,3 +169,132 @@ def test_relative_bias_depends_only_on_the_offset_and_reaches_forward():
         assert torch.allclose(attn(x), expected, atol=1e-5)
     decayed = {n for n, _ in decay_split(model)[0]}
     assert not any("rel_bias" in n for n in decayed)
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+def test_paper_relative_attention_moves_attention_with_the_content(pool):
+    # the paper's offsets are 1-D (raster order): shift the content one step along the
+    # raster order and the logits between the shifted tokens are the same; with a
+    # learned absolute table they are not (the control)
+    relative = small_vit("relative", pool=pool)
+    learned = small_vit("learned", pool=pool)
+    p = relative.num_prefix_tokens
+    content = torch.randn(1, 36, 32)
+    shifted = torch.roll(content, shifts=1, dims=1)
+    prefix = torch.randn(1, p, 32)
+    gaps = {}
+    with torch.no_grad():
+        for name, model in (("relative", relative), ("learned", learned)):
+            table = model.position_table()
+            a = torch.cat([prefix, content], dim=1) + table
+            b = torch.cat([prefix, shifted], dim=1) + table
+            s = biased_scores(model, a)[0, :, p:, p:]
+            t = biased_scores(model, b)[0, :, p:, p:]
+            gaps[name] = (s[:, :35, :35] - t[:, 1:, 1:]).abs().max().item()
+    assert gaps["relative"] < 1e-5
+    assert gaps["learned"] > 1e-2
+
+
+def test_paper_relative_attention_is_queries_against_offset_embeddings():
+    torch.manual_seed(0)
+    rel = RelativeAttention(num_patches=5, head_dim=4, prefix=1)
+    assert rel.table.shape == (2 * 5 - 1, 4)
+    q = torch.randn(2, 3, 6, 4)  # (B, heads, 1 + N, head_dim)
+    logits = rel(q)
+    assert logits.shape == (2, 3, 6, 6)
+    assert torch.equal(logits[..., 0, :], torch.zeros(2, 3, 6))  # the class token
+    assert torch.equal(logits[..., :, 0], torch.zeros(2, 3, 6))
+    for i in range(5):
+        for j in range(5):
+            # query i against the embedding of offset i - j, scaled like the content
+            want = q[..., 1 + i, :] @ rel.table[i - j + 4] / 2.0
+            assert torch.allclose(logits[..., 1 + i, 1 + j], want, atol=1e-6)
+    # it reaches forward: the fused attention matches attention_weights
+    model = small_vit("relative")
+    attn = model.blocks[0].attn
+    with torch.no_grad():
+        x = torch.randn(2, 37, 32)
+        _, _, v = attn.split_heads(x)
+        by_weights = attn.attention_weights(x) @ v
+        expected = attn.proj(by_weights.transpose(1, 2).reshape(2, 37, 32))
+        assert torch.allclose(attn(x), expected, atol=1e-5)
+    decayed = {n for n, _ in decay_split(model)[0]}
+    assert not any("rel_attn" in n for n in decayed)
+
+
+def test_cpe_gives_position_from_the_border_and_moves_with_the_content():
+    torch.manual_seed(0)
+    cpe = ConvPositionEncoding((6, 6), dim=8, prefix=1)
+    with torch.no_grad():
+        cpe.conv.bias.zero_()
+        # the same content at every patch: only the zero padding tells patches apart,
+        # so the 16 inner patches agree and the border ones differ from them
+        same = torch.cat([torch.randn(1, 1, 8), torch.ones(1, 36, 8)], dim=1)
+        out = cpe(same)
+        grid = out[0, 1:].reshape(6, 6, 8)
+        inner = grid[1:5, 1:5].reshape(-1, 8)
+        assert (inner - inner[0]).abs().max() < 1e-6
+        assert (grid[0, 0] - grid[2, 2]).abs().max() > 1e-2
+        assert torch.equal(out[:, 0], same[:, 0])  # the class token passes unchanged
+        # translation: content shifted one patch right, outputs shifted with it away
+        # from the border columns
+        x = torch.randn(1, 6, 6, 8)
+        shifted = torch.roll(x, shifts=1, dims=2)
+        a = cpe(torch.cat([same[:, :1], x.reshape(1, 36, 8)], 1))[0, 1:]
+        b = cpe(torch.cat([same[:, :1], shifted.reshape(1, 36, 8)], 1))[0, 1:]
+        a, b = a.reshape(6, 6, 8), b.reshape(6, 6, 8)
+        assert torch.allclose(a[:, 1:4], b[:, 2:5], atol=1e-6)
+        assert (a[:, 1:4] - b[:, 1:4]).abs().max() > 1e-2
+    with pytest.raises(ValueError, match=r"expected 1 \+ 6x6 tokens, got 26"):
+        cpe(torch.randn(1, 26, 8))
+
+
+def test_cpe_follows_the_first_block_only():
+    model = small_vit("cpe", depth=2)
+    assert model.cpe.grid_size == (6, 6)
+    images = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        x = model.tokens(images)
+        by_hand = model.cpe(model.blocks[0](x))
+        assert torch.equal(model.encode(x, 0), by_hand)
+        assert torch.equal(model.encode(by_hand, 1), model.blocks[1](by_hand))
+        assert len(model.attention_maps(images)) == 2
+        # control: without its convolution the model's output changes
+        before = model(images)
+        model.cpe.conv.weight.zero_()
+        model.cpe.conv.bias.zero_()
+        assert (model(images) - before).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean"])
+def test_registers_sit_after_the_class_token_without_a_position(pool):
+    model = small_vit("learned", pool=pool, registers=3)
+    cls = 1 if pool == "cls" else 0
+    assert model.num_prefix_tokens == cls + 3
+    images = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        tokens = model.tokens(images)
+        assert tokens.shape == (2, cls + 3 + 36, 32)
+        # the registers are the same learned vectors for every image: no position
+        for b in range(2):
+            assert torch.equal(tokens[b, cls : cls + 3], model.registers[0])
+        # and distinct from one another (a random start)
+        assert (model.registers[0, 0] - model.registers[0, 1]).abs().max() > 1e-3
+        assert model.position_table().shape == (1, cls + 36, 32)
+        maps = model.attention_maps(images)
+        assert maps[0].shape == (2, 2, cls + 3 + 36, cls + 3 + 36)
+        if pool == "mean":
+            # the mean runs over the patches, not the registers
+            x = tokens
+            for i in range(len(model.blocks)):
+                x = model.encode(x, i)
+            want = model.norm(x)[:, 3:].mean(dim=1)
+            assert torch.allclose(model.features(images), want, atol=1e-6)
+    decayed = {n for n, _ in decay_split(model)[0]}
+    assert "registers" not in decayed
+
+
+def test_registers_must_be_a_whole_number():
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="registers must be a whole number"):
+            small_vit("learned", registers=bad)

@@ -45,7 +45,7 @@ def figure7(model: ViT, images: torch.Tensor, components: int = 28) -> dict:
     _, s, vh = torch.linalg.svd(centred, full_matrices=False)
     k = min(components, vh.shape[0])
     variance = s**2
-    table = model.position_table()[0, model.num_prefix_tokens :]  # (N, D)
+    table = model.position_table()[0, -model.num_patches :]  # (N, D)
     maps = model.attention_maps(images)  # depth x (B, heads, T, T)
     # (depth, heads): each head's distance, layer by layer
     distance = torch.stack(

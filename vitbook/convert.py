@@ -259,6 +259,12 @@ def to_library(model: ViT, library: str) -> dict[str, torch.Tensor]:
             f"the reference ViTs learn their position table; this model's is "
             f"{model.position!r}: convert a model with position='learned'"
         )
+    if model.registers is not None:
+        raise ValueError(
+            f"this model has {model.registers.shape[1]} registers, which the "
+            "reference ViTs converted here (torchvision, timm without reg_tokens, "
+            "transformers) have no place for: convert a model with registers=0"
+        )
     ours = model.state_dict()
     out = {}
     for entry in _map_for(model, library):

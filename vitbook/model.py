@@ -12,7 +12,9 @@ from .embedding import PatchEmbedding
 from .patches import grid_size as _grid_size
 from .position import (
     AxialRoPE,
+    ConvPositionEncoding,
     FactorisedPositionEmbedding,
+    RelativeAttention,
     RelativePositionBias,
     sincos_1d_position_embedding,
     sincos_position_embedding,
@@ -39,7 +41,11 @@ __all__ = [
 #: ``"learned-2d"`` is the paper's factorised 2-D table (a row and a column table of D/2
 #: each); ``"rope2d"`` adds no table and rotates q and k in every block instead;
 #: ``"relative-bias"`` adds no table and gives every block a learned bias per head and
-#: 2-D offset on its attention logits (Swin's relative position bias).
+#: 2-D offset on its attention logits (Swin's relative position bias); ``"relative"``
+#: is the paper's relative attention (Appendix D.4: an embedding per 1-D offset, used as
+#: keys of an extra attention whose logits are added); ``"cpe"`` adds no table and
+#: puts a depthwise 3x3 convolution over the token grid after the first block (Chu et
+#: al.'s conditional position encoding).
 POSITION_KINDS = (
     "learned",
     "learned-sincos2d",
@@ -48,6 +54,8 @@ POSITION_KINDS = (
     "sincos2d",
     "rope2d",
     "relative-bias",
+    "relative",
+    "cpe",
     "none",
 )
 
@@ -66,6 +74,7 @@ class MultiHeadSelfAttention(nn.Module):
         heads: int,
         rope: nn.Module | None = None,
         rel_bias: nn.Module | None = None,
+        rel_attn: nn.Module | None = None,
     ):
         super().__init__()
         if dim % heads:
@@ -80,6 +89,8 @@ class MultiHeadSelfAttention(nn.Module):
         self.rope = rope
         # a learned bias on the logits per head and offset (position="relative-bias")
         self.rel_bias = rel_bias
+        # the logits of the queries against offset embeddings (position="relative")
+        self.rel_attn = rel_attn
 
     def split_heads(
         self, x: torch.Tensor
@@ -93,18 +104,29 @@ class MultiHeadSelfAttention(nn.Module):
             q, k = self.rope(q), self.rope(k)
         return q, k, v
 
+    def position_bias(self, q: torch.Tensor) -> torch.Tensor | None:
+        """What relative position adds to the logits: ``(heads, N, N)`` for
+        ``rel_bias`` (the same for every image), ``(B, heads, N, N)`` for ``rel_attn``
+        (it depends on the queries ``q``), or None."""
+        if self.rel_bias is not None:
+            return self.rel_bias()
+        if self.rel_attn is not None:
+            return self.rel_attn(q)
+        return None
+
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """The softmax attention matrix of every head: ``(B, heads, N, N)``."""
         q, k, _ = self.split_heads(x)
         scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, N, N)
-        if self.rel_bias is not None:
-            scores = scores + self.rel_bias()  # (h, N, N), the same for every image
+        bias = self.position_bias(q)
+        if bias is not None:
+            scores = scores + bias
         return scores.softmax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.split_heads(x)
-        bias = self.rel_bias() if self.rel_bias is not None else None
+        bias = self.position_bias(q)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, h, N, D/h)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))  # (B, N, D)
 
@@ -133,10 +155,11 @@ class EncoderBlock(nn.Module):
         mlp_dim: int,
         rope: nn.Module | None = None,
         rel_bias: nn.Module | None = None,
+        rel_attn: nn.Module | None = None,
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
-        self.attn = MultiHeadSelfAttention(dim, heads, rope, rel_bias)
+        self.attn = MultiHeadSelfAttention(dim, heads, rope, rel_bias, rel_attn)
         self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(dim, mlp_dim)
 
@@ -157,6 +180,9 @@ class ViT(nn.Module):
     and the head reads the mean of the N patch outputs. ``embedding`` swaps in another
     patch embedding that maps images to ``(B, N, dim)`` on the same grid;
     ``representation_size`` puts a pre-logits layer (Linear + tanh) before the head.
+    ``registers`` adds that many learned tokens after the class token (Darcet et al.):
+    they get no position, attend and are attended to like any token, and are dropped
+    at the output; ``num_prefix_tokens`` counts the class token and the registers.
     """
 
     def __init__(
@@ -175,6 +201,7 @@ class ViT(nn.Module):
         std: float | tuple[float, ...] = 0.5,
         embedding: nn.Module | None = None,
         representation_size: int | None = None,
+        registers: int = 0,
     ):
         super().__init__()
         if position not in POSITION_KINDS:
@@ -183,6 +210,14 @@ class ViT(nn.Module):
             )
         if pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
+        if (
+            isinstance(registers, bool)
+            or not isinstance(registers, int)
+            or registers < 0
+        ):
+            raise ValueError(
+                f"registers must be a whole number >= 0, got {registers!r}"
+            )
         self.image_size, self.patch_size, self.channels = (
             image_size,
             patch_size,
@@ -204,42 +239,59 @@ class ViT(nn.Module):
             else PatchEmbedding(patch_size, channels, dim)
         )
         # the class token, slot 0 of the sequence; none with mean pooling
-        self.num_prefix_tokens = 1 if pool == "cls" else 0
+        class_tokens = 1 if pool == "cls" else 0
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
-        slots = self.num_prefix_tokens + num_patches
+        # the position table covers the class token and the patches, not the registers
+        slots = class_tokens + num_patches
         if position == "learned":
             self.pos_embed = nn.Parameter(torch.randn(1, slots, dim) * 0.02)
         elif position == "learned-sincos2d":
             start = torch.zeros(slots, dim)  # a class token's row starts at zero
-            start[self.num_prefix_tokens :] = sincos_position_embedding(
-                self.grid_size, dim
-            )
+            start[class_tokens:] = sincos_position_embedding(self.grid_size, dim)
             self.pos_embed = nn.Parameter(start[None])
         elif position == "learned-2d":
             self.pos_embed_2d = FactorisedPositionEmbedding(self.grid_size, dim)
         else:
             # a class token's row stays zero: it gets no position
             table = torch.zeros(slots, dim)
-            start = self.num_prefix_tokens
+            start = class_tokens
             if position == "sincos2d":
                 table[start:] = sincos_position_embedding(self.grid_size, dim)
             elif position == "sincos1d":
                 table[start:] = sincos_1d_position_embedding(num_patches, dim)
             self.register_buffer("pos_embed", table[None])
+        # registers: N(0, 0.02²) so that they start apart (timm starts them at
+        # N(0, 1e-6²)); identical registers would stay identical
+        self.registers = (
+            nn.Parameter(torch.randn(1, registers, dim) * 0.02) if registers else None
+        )
+        # the leading tokens that are no patch: class token, then registers
+        self.num_prefix_tokens = prefix = class_tokens + registers
         rope = None
         if position == "rope2d":
-            rope = AxialRoPE(self.grid_size, dim // heads, self.num_prefix_tokens)
+            rope = AxialRoPE(self.grid_size, dim // heads, prefix)
 
         blocks = []
         for _ in range(depth):
-            # with position="relative-bias", one bias table per block, as in Swin
+            # with position="relative-bias" or "relative", a table per block
             rel_bias = (
-                RelativePositionBias(self.grid_size, heads, self.num_prefix_tokens)
+                RelativePositionBias(self.grid_size, heads, prefix)
                 if position == "relative-bias"
                 else None
             )
-            blocks.append(EncoderBlock(dim, heads, mlp_dim, rope, rel_bias))
+            rel_attn = (
+                RelativeAttention(num_patches, dim // heads, prefix)
+                if position == "relative"
+                else None
+            )
+            blocks.append(EncoderBlock(dim, heads, mlp_dim, rope, rel_bias, rel_attn))
         self.blocks = nn.ModuleList(blocks)
+        # with position="cpe", the convolution that follows the first block
+        self.cpe = (
+            ConvPositionEncoding(self.grid_size, dim, prefix)
+            if position == "cpe"
+            else None
+        )
         self.norm = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         # a pre-logits layer (Linear + tanh), as the paper pre-trained with and as
         # torchvision's representation_size builds; none by default, as in fine-tuning
@@ -253,14 +305,23 @@ class ViT(nn.Module):
 
     def no_weight_decay(self) -> set[str]:
         """The parameters that training exempts from weight decay beside the biases
-        and norms: the class token and the position table (the names timm's
-        ``VisionTransformer.no_weight_decay`` gives), the factorised table and the
-        relative bias tables."""
-        return {"cls_token", "pos_embed", "pos_embed_2d", "rel_bias"}
+        and norms: the class token, the registers and the position table (the names
+        timm's ``VisionTransformer.no_weight_decay`` gives, its ``reg_token`` ours
+        ``registers``), the factorised table and the relative tables. (The
+        convolution of ``"cpe"`` decays like any convolution.)"""
+        return {
+            "cls_token",
+            "registers",
+            "pos_embed",
+            "pos_embed_2d",
+            "rel_bias",
+            "rel_attn",
+        }
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,
-        then the patches), or ``(B, N, dim)`` with ``pool="mean"``."""
+        then the patches), or ``(B, N, dim)`` with ``pool="mean"``; with registers,
+        ``(B, prefix + N, dim)``, the registers after the class token."""
         if images.ndim != 4 or images.shape[1:] != (
             self.channels,
             self.image_size,
@@ -274,23 +335,40 @@ class ViT(nn.Module):
         if self.cls_token is not None:
             cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
             x = torch.cat([cls, x], dim=1)  # (B, 1+N, D)
-        return x + self.position_table()
+        x = x + self.position_table()
+        if self.registers is not None:
+            # after the class token, with no position: (B, prefix + N, D)
+            regs = self.registers.expand(x.shape[0], -1, -1)
+            first = 1 if self.cls_token is not None else 0
+            x = torch.cat([x[:, :first], regs, x[:, first:]], dim=1)
+        return x
 
     def position_table(self) -> torch.Tensor:
-        """The table added to the tokens: ``(1, 1 + N, dim)``, or ``(1, N, dim)`` with
-        ``pool="mean"``; zeros for ``"none"`` and ``"rope2d"`` (which rotates q and k
-        inside attention instead)."""
+        """The table added to the tokens: ``(1, 1 + N, dim)``, or ``(1, N, dim)``
+        with ``pool="mean"`` (registers get none); zeros for ``"none"`` and for the
+        kinds that put position inside the blocks instead (``"rope2d"``,
+        ``"relative-bias"``, ``"relative"``, ``"cpe"``)."""
         if self.position == "learned-2d":
-            return self.pos_embed_2d(self.num_prefix_tokens)
+            return self.pos_embed_2d(1 if self.cls_token is not None else 0)
         return self.pos_embed
+
+    def encode(self, x: torch.Tensor, block: int) -> torch.Tensor:
+        """Block number ``block`` applied to the tokens ``x``, followed by the
+        conditional position encoding after the first block (``"cpe"``)."""
+        x = self.blocks[block](x)
+        if block == 0 and self.cpe is not None:
+            x = self.cpe(x)
+        return x
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The pooled, normalised representation: ``(B, dim)``."""
         x = self.tokens(images)
-        for block in self.blocks:
-            x = block(x)
+        for i in range(len(self.blocks)):
+            x = self.encode(x, i)
         x = self.norm(x)
-        return x[:, 0] if self.pool == "cls" else x.mean(dim=1)
+        if self.pool == "cls":
+            return x[:, 0]
+        return x[:, self.num_prefix_tokens :].mean(dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.pre_logits(self.features(images)))
@@ -298,13 +376,13 @@ class ViT(nn.Module):
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The softmax attention of every block:
         ``(B, C, S, S)`` -> ``depth`` tensors ``(B, heads, T, T)``, T = 1 + N with
-        the class token (slot 0), N with ``pool="mean"``."""
+        the class token (slot 0), N with ``pool="mean"``; prefix + N with registers."""
         x = self.tokens(images)  # (B, 1+N, D)
         maps = []
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             # the attention block(x) computes, from the normed tokens
             maps.append(block.attn.attention_weights(block.norm1(x)))
-            x = block(x)
+            x = self.encode(x, i)
         return maps
 
 

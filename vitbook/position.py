@@ -21,9 +21,11 @@ from .patches import _pair
 
 __all__ = [
     "AxialRoPE",
+    "ConvPositionEncoding",
     "FactorisedPositionEmbedding",
     "LearnedPositionEmbedding",
     "RESIZE_CONVENTIONS",
+    "RelativeAttention",
     "RelativePositionBias",
     "resize_position_embedding",
     "sincos_1d_position_embedding",
@@ -288,3 +290,82 @@ class RelativePositionBias(nn.Module):
         p = self.prefix
         bias = self.table[self.index].permute(2, 0, 1)  # (heads, N, N)
         return F.pad(bias, (p, 0, p, 0))  # (heads, prefix + N, prefix + N)
+
+
+class RelativeAttention(nn.Module):
+    """The ViT paper's relative position embedding (Appendix D.4), "1-dimensional
+    Relative Attention": one learned embedding of ``head_dim`` per 1-D offset
+    ``p_q - p_k`` between two patches in raster order (``2N - 1`` offsets, the table
+    shared by the heads, N(0, 0.02²)). ``forward(q)`` runs the "extra attention" of the
+    queries ``(B, heads, prefix + N, head_dim)`` against those embeddings as keys
+    and returns its logits ``q_i · r_(i-j) / sqrt(head_dim)``, ``(B, heads, T, T)``,
+    to add to the content logits before the softmax; rows and columns of the
+    ``prefix`` leading tokens get 0. (The paper does not say whether the offset
+    embeddings are shared by the heads or how the logits are scaled; sharing, as in
+    Shaw et al. 2018, and the content logits' scale are our choice.)"""
+
+    def __init__(self, num_patches: int, head_dim: int, prefix: int = 0):
+        super().__init__()
+        if num_patches <= 0 or head_dim <= 0:
+            raise ValueError(
+                f"num_patches and head_dim must be positive, got {num_patches} and "
+                f"{head_dim}"
+            )
+        self.prefix = prefix
+        self.table = nn.Parameter(torch.randn(2 * num_patches - 1, head_dim) * 0.02)
+        i = torch.arange(num_patches)
+        # offset p_q - p_k, shifted to 0 .. 2N - 2: (N, N)
+        self.register_buffer(
+            "index", i[:, None] - i[None, :] + num_patches - 1, persistent=False
+        )
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        p = self.prefix
+        patches = q[..., p:, :]  # (B, h, N, hd)
+        # every query against every offset embedding: (B, h, N, 2N - 1) ...
+        by_offset = patches @ self.table.T / q.shape[-1] ** 0.5
+        # ... then, for key j, the logit of the offset i - j: (B, h, N, N)
+        index = self.index.expand(*by_offset.shape[:-1], -1)
+        logits = by_offset.gather(-1, index)
+        return F.pad(logits, (p, 0, p, 0))  # (B, h, T, T)
+
+
+class ConvPositionEncoding(nn.Module):
+    """A conditional position encoding (Chu et al., "position encoding generator"):
+    a depthwise ``kernel_size`` x ``kernel_size`` convolution with zero padding over the
+    grid of patch tokens, added to them, ``x + DWConv(x)``: ``(B, prefix + N, D)`` ->
+    the same shape. The ``prefix`` leading tokens (class token, registers) pass
+    unchanged. The encoding comes from each token's neighbourhood, and the zero padding
+    tells a border token from an inner one; it works on a grid of any size."""
+
+    def __init__(
+        self,
+        grid_size: int | tuple[int, int],
+        dim: int,
+        prefix: int = 0,
+        kernel_size: int = 3,
+    ):
+        super().__init__()
+        if kernel_size <= 0 or kernel_size % 2 == 0:
+            raise ValueError(
+                f"kernel_size must be a positive odd number, got {kernel_size}"
+            )
+        self.grid_size = _pair(grid_size, "grid_size")
+        self.prefix = prefix
+        self.conv = nn.Conv2d(
+            dim, dim, kernel_size, padding=kernel_size // 2, groups=dim
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        rows, cols = self.grid_size
+        p = self.prefix
+        if t != p + rows * cols:
+            raise ValueError(
+                f"expected {p} + {rows}x{cols} tokens, got {t}: build the encoding "
+                "for the model's grid"
+            )
+        lead, patches = x[:, :p], x[:, p:]
+        grid = patches.transpose(1, 2).reshape(b, d, rows, cols)  # (B, D, rows, cols)
+        patches = patches + self.conv(grid).flatten(2).transpose(1, 2)  # (B, N, D)
+        return torch.cat([lead, patches], dim=1)
