@@ -1,6 +1,6 @@
 """A small CNN beside the tiny ViT: ``python -m vitbook.cnn_baseline --help``.
 
-The reference point chapter 10 sets beside the book's tiny ViT: a plain convolutional
+The reference point chapter 11 sets beside the book's tiny ViT: a plain convolutional
 network with about the same number of parameters and FLOPs (``SmallCNN`` with
 ``REFERENCE_CNN``), trained on the same Fashion-MNIST images with the same recipe and
 budget (``vitbook.train.REFERENCE_RECIPE``: the same optimiser, schedule, epochs,

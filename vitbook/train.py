@@ -131,7 +131,7 @@ AUGMENTATIONS = {
         "random shift up to 2 px (zero padding) + left-right flip",
     ),
     # garments anywhere on the canvas: a position table must then learn the grid, not
-    # the parts of a centred garment (chapter 10's Figure 7 centre)
+    # the parts of a centred garment (chapter 11's Figure 7 centre)
     "shift8-flip": (
         functools.partial(random_crop_flip, padding=8),
         "random shift up to 8 px (zero padding) + left-right flip",
