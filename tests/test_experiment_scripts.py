@@ -120,7 +120,8 @@ def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
         "train_images": 512,
         "seeds": [0],
     }
-    assert record["model"] == train.REFERENCE_MODEL
+    assert record["model"] == {**train.REFERENCE_MODEL, **position_encodings.MODEL}
+    assert record["model"]["dim"] == 64
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the short-run recipe, not the reference model's: what the committed results used
     shipped = vitbook.load_results("position_ablation")
@@ -162,7 +163,8 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
         "train_images": 512,
         "seeds": [0, 1],
     }
-    assert record["model"] == train.REFERENCE_MODEL
+    assert record["model"] == {**train.REFERENCE_MODEL, **position_encodings.MODEL}
+    assert record["model"]["dim"] == 64
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the same recipe as the shorter ablation
     assert record["recipe"] == vitbook.load_results("position_ablation")["recipe"]
@@ -184,6 +186,32 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
         assert rows["cpe"]["canvas44"]["min"] == min(values)
         assert rows["cpe"]["canvas44"]["max"] == max(values)
     assert record["transfer_rules"]["cpe"] == vitbook.resolution.TRANSFER_RULES["cpe"]
+
+    # --update reruns one variant and keeps the others' runs; the runs are seeded, so
+    # the rerun gives the same numbers
+    again = position_encodings.main(
+        ["--epochs", "0.005", "0.01", "--seeds", "2", "--train-limit", "512"]
+        + [
+            "--transfer-images",
+            "64",
+            "--variants",
+            "cpe",
+            "--update",
+            "--out",
+            str(out),
+        ]
+    )
+    assert json.loads(out.read_text()) == again
+
+    def results(r):
+        return {k: v for k, v in r.items() if k != "train_seconds"}
+
+    assert [results(r) for r in again["runs"]] == [results(r) for r in record["runs"]]
+    assert again["summary"] == record["summary"]
+    assert [u["variants"] for u in again["updates"]] == [["cpe"]]
+    assert again["wall_seconds"] > record["wall_seconds"]
+    with pytest.raises(ValueError, match="'budget' differs"):
+        position_encodings.update(record, {**again, "budget": {"epochs": [1]}})
 
 
 def test_position_encodings_refuses_an_unknown_variant():

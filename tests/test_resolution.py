@@ -76,14 +76,21 @@ def test_offset_tables_keep_the_offsets_they_learned(position):
             assert torch.equal(old[:, 3, 0, 0, 0], new[:, 5, 0, 0, 0])
             assert not torch.equal(old[:, 1, 2, 0, 0], new[:, 4, 3, 3, 2])
         else:
+            # raster offsets: row 15 + o of the old table (4 columns), 35 + o of the
+            # new one (6 columns)
             old_table = model.blocks[0].attn.rel_attn.table  # 2 * 16 - 1 offsets
             new_table = big.blocks[0].attn.rel_attn.table  # 2 * 36 - 1
             assert new_table.shape[0] == 71
-            # offset 0 is row 15 of the old table and row 35 of the new
-            assert torch.equal(old_table[15], new_table[35])
-            assert torch.equal(old_table[30], new_table[35 + 15])
-            assert torch.equal(old_table[30], new_table[70])  # clamped
-            assert not torch.equal(old_table[29], new_table[70])
+            # the step (0, 0) and the step one row down and one right, (+1, +1): raster
+            # offset 5 on the old grid, 7 on the new; and (+1, -2): 2 and 4
+            for old_offset, new_offset in [(0, 0), (5, 7), (2, 4), (-5, -7)]:
+                assert torch.equal(
+                    old_table[15 + old_offset], new_table[35 + new_offset]
+                )
+            # control: the same raster offset is another step on the new grid
+            assert not torch.equal(old_table[15 + 7], new_table[35 + 7])
+            # an unseen step, (+5, 0) (raster 30), takes the nearest seen, (+3, 0)
+            assert torch.equal(old_table[15 + 12], new_table[35 + 30])
 
 
 def test_a_learned_table_is_interpolated_and_keeps_the_class_token_row():

@@ -1,7 +1,8 @@
 """The paper's Table 8 at small scale, extended to the position encodings vision models
 use now: ``python -m vitbook.position_encodings --help``.
 
-The reference tiny ViT is trained on Fashion-MNIST with each encoding (none, learned
+The reference tiny ViT at half its width (``MODEL``) is trained on Fashion-MNIST with
+each encoding (none, learned
 1-D, the paper's factorised 2-D table, fixed 2-D sine-cosine, the paper's relative
 attention, Swin's relative position bias, axial 2-D RoPE, a convolutional position
 encoding) and, as one more row, the learned table with registers; at two budgets, with
@@ -43,13 +44,21 @@ from .training import accuracy
 
 __all__ = [
     "BUDGETS",
+    "MODEL",
     "PATCH_SIZES",
     "REGISTERS",
     "TRANSFERS",
     "VARIANTS",
     "main",
     "run",
+    "summarise",
+    "update",
 ]
+
+#: The model of every row: the reference model at half its width (D = 64, MLP 128;
+#: four blocks of four heads, the 7x7 grid of 4x4 patches), so that all 54 runs fit
+#: in about an hour on a 2-core CPU.
+MODEL = {"dim": 64, "mlp_dim": 128}
 
 #: The rows of the comparison: a name, and the ``ViT`` options that build it.
 VARIANTS = {
@@ -86,7 +95,7 @@ PATCH_SIZES = (2, 6, 8)
 
 def _class_token_reads(model, images: torch.Tensor) -> dict:
     # the class token's attention in the last block, averaged over heads and images,
-    # split between the patches that show clothing (mean > 0.1, as in chapter 10),
+    # split between the patches that show clothing (mean > 0.1, as in chapter 11),
     # the background patches, the registers and itself
     weights = model.attention_maps(images)[-1][:, :, 0].mean(dim=1)  # (B, T)
     p = model.num_prefix_tokens
@@ -133,6 +142,56 @@ def _summary(values: list[float]) -> dict:
     }
 
 
+def summarise(runs: list[dict], budgets, variants) -> dict:
+    """Mean, standard deviation, min and max over the seeds of every column, per
+    budget and variant: ``summary[f"{epochs:g}"][variant][column]``."""
+    columns = ("test_accuracy", "same_images_28", *TRANSFERS)
+    summary = {}
+    for epochs in budgets:
+        rows = {}
+        for name in variants:
+            mine = [r for r in runs if r["variant"] == name and r["epochs"] == epochs]
+            rows[name] = {c: _summary([r[c] for r in mine]) for c in columns}
+            if "patch_size" in mine[0]:
+                rows[name]["patch_size"] = {
+                    k: _summary([r["patch_size"][k] for r in mine])
+                    for k in mine[0]["patch_size"]
+                }
+        summary[f"{epochs:g}"] = rows
+    return summary
+
+
+def update(record: dict, new: dict) -> dict:
+    """``record`` with the runs of ``new``'s variants replaced by ``new``'s (rerun
+    after a fix), the summary recomputed, the time added and the update listed under
+    ``"updates"``. Both must come from the same budgets, seeds and recipe."""
+    for key in ("what", "model", "budget", "recipe", "transfers", "patch_sizes"):
+        if record[key] != new[key]:
+            raise ValueError(
+                f"cannot update: {key!r} differs ({record[key]!r} against "
+                f"{new[key]!r}); rerun every variant instead"
+            )
+    rerun = list(new["variants"])
+    variants = list(record["variants"])
+    missing = sorted(set(rerun) - set(variants))
+    if missing:
+        raise ValueError(f"cannot update: {missing} are not in the record")
+    kept = [r for r in record["runs"] if r["variant"] not in rerun]
+    order = {name: i for i, name in enumerate(variants)}
+    runs = sorted(
+        kept + new["runs"],
+        key=lambda r: (r["epochs"], order[r["variant"]], r["seed"]),
+    )
+    budgets = record["budget"]["epochs"]
+    merged = {**record, "runs": runs, "summary": summarise(runs, budgets, variants)}
+    merged["transfer_rules"] = {**record["transfer_rules"], **new["transfer_rules"]}
+    merged["wall_seconds"] = round(record["wall_seconds"] + new["wall_seconds"], 1)
+    merged["updates"] = record.get("updates", []) + [
+        {"variants": rerun, "wall_seconds": new["wall_seconds"]}
+    ]
+    return merged
+
+
 def _one_run(job: tuple) -> dict:
     # one (budget, variant, seed) run on one thread, so that a run gives the same
     # numbers whether it runs alone or beside others
@@ -142,7 +201,9 @@ def _one_run(job: tuple) -> dict:
     try:
         options = VARIANTS[name]
         probe = _probe(transfer_images, flexi=options["position"] == "learned")
-        info = train_short_run(epochs, lr, seed, train_limit, probe=probe, **options)
+        info = train_short_run(
+            epochs, lr, seed, train_limit, probe=probe, **MODEL, **options
+        )
     finally:
         torch.set_num_threads(threads)
     return {
@@ -161,7 +222,7 @@ def run(
     seeds=(0, 1, 2),
     budgets=BUDGETS,
     train_limit: int = 0,
-    transfer_images: int = 2000,
+    transfer_images: int = 1000,
     lr: float = 2e-3,
     jobs: int = 1,
     log=print,
@@ -202,25 +263,12 @@ def run(
     recipes = {r.pop("recipe") for r in runs}
     if len(recipes) != 1:
         raise RuntimeError(f"the runs recorded different recipes: {sorted(recipes)}")
-    columns = ("test_accuracy", "same_images_28", *TRANSFERS)
-    summary = {}
-    for epochs in budgets:
-        rows = {}
-        for name in variants:
-            mine = [r for r in runs if r["variant"] == name and r["epochs"] == epochs]
-            rows[name] = {c: _summary([r[c] for r in mine]) for c in columns}
-            if "patch_size" in mine[0]:
-                rows[name]["patch_size"] = {
-                    k: _summary([r["patch_size"][k] for r in mine])
-                    for k in mine[0]["patch_size"]
-                }
-        summary[f"{epochs:g}"] = rows
     return {
         "what": (
             "test accuracy on all 10,000 Fashion-MNIST test images; the transfer "
             f"columns on the first {transfer_images:,} of them, without fine-tuning"
         ),
-        "model": {**REFERENCE_MODEL},
+        "model": {**REFERENCE_MODEL, **MODEL},
         "variants": {name: VARIANTS[name] for name in variants},
         "budget": {
             "epochs": list(budgets),
@@ -241,7 +289,7 @@ def run(
         "torch": torch.__version__,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "runs": runs,
-        "summary": summary,
+        "summary": summarise(runs, budgets, variants),
         "paper_table_8": PAPER_TABLE_8,
     }
 
@@ -266,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--transfer-images",
         type=int,
-        default=2000,
+        default=1000,
         help="test images for the resolution and patch-size columns",
     )
     parser.add_argument(
@@ -277,6 +325,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS_DIR / "position_encodings.json"
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="rerun only --variants and replace their runs in the record at --out",
     )
     args = parser.parse_args(argv)
     record = run(
@@ -289,6 +342,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.jobs,
         log=lambda s: print(s, flush=True),
     )
+    if args.update:
+        record = update(json.loads(args.out.read_text()), record)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     for epochs, rows in record["summary"].items():

@@ -43,7 +43,10 @@ TRANSFER_RULES = {
     "sincos2d": "recompute the 2-D table for the new grid",
     "rope2d": "nothing: rotate by the new coordinates",
     "relative-bias": "keep each offset's bias; unseen offsets take the nearest seen",
-    "relative": "keep each offset's embedding; unseen offsets take the nearest seen",
+    "relative": (
+        "read each raster offset as a row and column step and keep that step's "
+        "embedding; unseen steps take the nearest seen"
+    ),
     "cpe": "nothing: the convolution runs on any grid",
     "none": "nothing",
 }
@@ -109,9 +112,27 @@ def _adapt_state(model: ViT, new: ViT, convention: str) -> dict:
             state[key] = table[r][:, c].reshape(-1, heads)
         key = f"blocks.{i}.attn.rel_attn.table"
         if key in state:
-            index = _clamped_offsets(model.num_patches, new.num_patches)
-            state[key] = state[key][index]
+            state[key] = state[key][_raster_offsets(model.grid_size, new.grid_size)]
     return state
+
+
+def _raster_offsets(old: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
+    # A raster offset means a different 2-D step on a grid of another width (+7 is one
+    # row down on a 7x7 grid, seven columns right on 11x11). For each new raster offset
+    # o, read it as the step (dr, dc) with o = dr * new_cols + dc and |dc| at most half
+    # the width, take the nearest step the old grid has, and return the old table's
+    # index of that step: (2 * new_rows * new_cols - 1,). The identity on the same grid.
+    (rows, cols), (new_rows, new_cols) = old, new
+    n = new_rows * new_cols
+    offsets = torch.arange(-(n - 1), n)
+    dr = torch.div(offsets + new_cols // 2, new_cols, rounding_mode="floor")
+    dc = offsets - dr * new_cols
+    # past the last row the only step there is has the longer column part
+    beyond = dr.abs() > new_rows - 1
+    dc = torch.where(beyond, dc + dr.sign() * new_cols, dc)
+    dr = torch.where(beyond, dr - dr.sign(), dr)
+    dr, dc = dr.clamp(-(rows - 1), rows - 1), dc.clamp(-(cols - 1), cols - 1)
+    return dr * cols + dc + rows * cols - 1
 
 
 def at_resolution(model: ViT, image_size: int, convention: str = "timm") -> ViT:
