@@ -120,8 +120,7 @@ def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
         "train_images": 512,
         "seeds": [0],
     }
-    assert record["model"] == {**train.REFERENCE_MODEL, **position_encodings.MODEL}
-    assert record["model"]["dim"] == 64
+    assert record["model"] == train.REFERENCE_MODEL
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the short-run recipe, not the reference model's: what the committed results used
     shipped = vitbook.load_results("position_ablation")
@@ -154,14 +153,14 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
     out = tmp_path / "x.json"
     variants = ["learned", "cpe", "learned+registers"]
     record = position_encodings.main(
-        ["--epochs", "0.005", "0.01", "--seeds", "2", "--train-limit", "512"]
+        ["--epochs", "0.005", "0.01", "--seeds", "1", "--train-limit", "512"]
         + ["--transfer-images", "64", "--variants", *variants, "--out", str(out)]
     )
     assert json.loads(out.read_text()) == record
     assert record["budget"] == {
         "epochs": [0.005, 0.01],
         "train_images": 512,
-        "seeds": [0, 1],
+        "seeds": [0],
     }
     assert record["model"] == {**train.REFERENCE_MODEL, **position_encodings.MODEL}
     assert record["model"]["dim"] == 64
@@ -169,7 +168,7 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
     # the same recipe as the shorter ablation
     assert record["recipe"] == vitbook.load_results("position_ablation")["recipe"]
     assert [(r["epochs"], r["variant"], r["seed"]) for r in record["runs"]] == [
-        (e, v, s) for e in (0.005, 0.01) for v in variants for s in (0, 1)
+        (e, v, 0) for e in (0.005, 0.01) for v in variants
     ]
     for r in record["runs"]:
         for column in ("test_accuracy", "same_images_28", "canvas44", "upscaled56"):
@@ -190,7 +189,7 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
     # --update reruns one variant and keeps the others' runs; the runs are seeded, so
     # the rerun gives the same numbers
     again = position_encodings.main(
-        ["--epochs", "0.005", "0.01", "--seeds", "2", "--train-limit", "512"]
+        ["--epochs", "0.005", "0.01", "--seeds", "1", "--train-limit", "512"]
         + [
             "--transfer-images",
             "64",

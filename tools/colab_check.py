@@ -28,8 +28,8 @@ In order, it
 It prints a table of seconds per notebook and the total, and exits 0 when every notebook
 ran to the end, 1 when one failed, 2 when the check itself could not be set up.
 
-Fashion-MNIST (chapters 10-12): with no network, ``vitbook.load_fashion_mnist`` finds the
-data only in ``/usr/share/datasets/fashion-mnist/``, installed by the Debian package
+Fashion-MNIST (chapters 9-12): with no network, ``vitbook.load_fashion_mnist`` finds
+the data only in ``/usr/share/datasets/fashion-mnist/``, installed by the Debian package
 ``dataset-fashion-mnist`` (``apt-get install dataset-fashion-mnist``; .ci/run does it).
 That folder stands in for Colab's download. The kernels get an empty HOME (so no
 ``~/.cache/vitbook``) and no ``$VITBOOK_FASHION_MNIST``, ``$PYTHONPATH`` or virtual
