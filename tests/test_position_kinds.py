@@ -118,12 +118,16 @@ def test_rope_needs_head_dim_a_multiple_of_4():
 
 
 def biased_scores(model, tokens):
-    # block 1's logits with the relative bias, as the softmax sees them (times sqrt(d))
-    attn = model.blocks[0].attn
-    q, k, _ = attn.split_heads(model.blocks[0].norm1(tokens))
-    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
-    bias = attn.position_bias(q)
-    return s + bias if bias is not None else s
+    # block 1's logits with the relative term, as the softmax sees them
+    return model.blocks[0].attn.attention_logits(model.blocks[0].norm1(tokens))
+
+
+def patch_logits(model, prefix, content):
+    # block 1's logits between the patches, for the tokens [prefix; content] plus the
+    # model's own table: (heads, N, N)
+    tokens = torch.cat([prefix, content], dim=1) + model.position_table()
+    p = prefix.shape[1]
+    return biased_scores(model, tokens)[0, :, p:, p:]
 
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
@@ -140,11 +144,9 @@ def test_relative_bias_moves_attention_with_the_content(pool):
     gaps = {}
     with torch.no_grad():
         for name, model in (("relative", relative), ("learned", learned)):
-            table = model.position_table()
-            a = torch.cat([prefix, grid.reshape(1, 36, 32)], dim=1) + table
-            b = torch.cat([prefix, shifted.reshape(1, 36, 32)], dim=1) + table
-            s = biased_scores(model, a)[0, :, p:, p:].reshape(2, 6, 6, 6, 6)
-            t = biased_scores(model, b)[0, :, p:, p:].reshape(2, 6, 6, 6, 6)
+            s = patch_logits(model, prefix, grid.reshape(1, 36, 32))
+            t = patch_logits(model, prefix, shifted.reshape(1, 36, 32))
+            s, t = s.reshape(2, 6, 6, 6, 6), t.reshape(2, 6, 6, 6, 6)
             gaps[name] = (s[:, :, :5, :, :5] - t[:, :, 1:, :, 1:]).abs().max().item()
     assert gaps["relative"] < 1e-5
     assert gaps["learned"] > 1e-2
@@ -185,11 +187,8 @@ def test_paper_relative_attention_moves_attention_with_the_content(pool):
     gaps = {}
     with torch.no_grad():
         for name, model in (("relative", relative), ("learned", learned)):
-            table = model.position_table()
-            a = torch.cat([prefix, content], dim=1) + table
-            b = torch.cat([prefix, shifted], dim=1) + table
-            s = biased_scores(model, a)[0, :, p:, p:]
-            t = biased_scores(model, b)[0, :, p:, p:]
+            s = patch_logits(model, prefix, content)
+            t = patch_logits(model, prefix, shifted)
             gaps[name] = (s[:, :35, :35] - t[:, 1:, 1:]).abs().max().item()
     assert gaps["relative"] < 1e-5
     assert gaps["learned"] > 1e-2

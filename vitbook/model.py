@@ -114,14 +114,19 @@ class MultiHeadSelfAttention(nn.Module):
             return self.rel_attn(q)
         return None
 
-    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """The softmax attention matrix of every head: ``(B, heads, N, N)``."""
+    def attention_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits every head's softmax sees, ``q·k / sqrt(D/heads)`` plus what a
+        relative position kind adds: ``(B, heads, N, N)``."""
         q, k, _ = self.split_heads(x)
         scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, N, N)
         bias = self.position_bias(q)
         if bias is not None:
             scores = scores + bias
-        return scores.softmax(dim=-1)
+        return scores
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The softmax attention matrix of every head: ``(B, heads, N, N)``."""
+        return self.attention_logits(x).softmax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape

@@ -7,8 +7,9 @@ offset keeps its offsets (the offsets it never saw take the nearest one it did),
 function of the coordinates is evaluated at the new ones, and a convolution or no
 position needs nothing. ``with_patch_size(model, patch_size)`` keeps the grid and
 resizes the patch-embedding kernel instead (FlexiViT, Beyer et al. 2023): by the
-pseudo-inverse of the resize (``method="pi"``), or, as the control, by resizing the
-kernel like an image (``method="bilinear"``).
+pseudo-inverse of the resize (``method="pi"``), or, as the controls, by resizing the
+kernel like an image (``method="bilinear"``) or the same scaled by the area ratio
+(``method="area"``).
 """
 
 from __future__ import annotations
@@ -197,9 +198,11 @@ def resize_patch_kernel(
     so that ``<resize(x), w'> = <x, w>`` for every patch ``x`` when the patch grows
     (exactly) and as nearly as least squares allows when it shrinks.
     ``method="bilinear"``: the kernel resized like an image, the naive control.
+    ``method="area"``: the same, times the area ratio ``(P / P')²``, so that the
+    kernel adds up about as much as before (the fair control).
     """
-    if method not in ("pi", "bilinear"):
-        raise ValueError(f"method must be 'pi' or 'bilinear', got {method!r}")
+    if method not in ("pi", "bilinear", "area"):
+        raise ValueError(f"method must be 'pi', 'bilinear' or 'area', got {method!r}")
     p, q = _check_patch_size(patch_size), _check_patch_size(new_patch_size)
     d, flat = weight.shape
     if flat % (p * p):
@@ -214,6 +217,8 @@ def resize_patch_kernel(
         new = kernels.double() @ torch.linalg.pinv(b)  # (D * C, Q²) = (pinv(B^T) w)^T
     else:
         new = resize_images(kernels.double().reshape(d * c, 1, p, p), q)
+        if method == "area":
+            new = new * (p / q) ** 2
     # back to (D, Q * Q * C), channels last
     new = new.reshape(d, c, q, q).permute(0, 2, 3, 1).reshape(d, q * q * c)
     return new.to(weight.dtype)
