@@ -169,11 +169,13 @@ def test_wrong_channel_count_and_bad_shapes():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "expected 3 channels in (B, C, H, W), got shape (1, 1, 224, 224)"
+            "images must have 3 channels in (B, C, H, W), got shape (1, 1, 224, 224)"
         ),
     ):
         embedding(torch.rand(1, 1, 224, 224))
-    with pytest.raises(ValueError, match=re.escape("unsqueeze(0)")):
+    with pytest.raises(
+        ValueError, match=re.escape("add the batch axis with images[None]")
+    ):
         embedding(torch.rand(3, 224, 224))
     with pytest.raises(
         ValueError, match="height 225 is not a multiple of patch size 16"
@@ -186,8 +188,8 @@ def test_wrong_channel_count_and_bad_shapes():
     [
         ({"patch_size": 0}, ValueError, "positive"),
         ({"patch_size": 16.0}, TypeError, "patch_size must be an int"),
-        ({"in_channels": 0}, ValueError, "got 0 and 128"),
-        ({"dim": -1}, ValueError, "got 3 and -1"),
+        ({"in_channels": 0}, ValueError, "in_channels must be a positive int, got 0"),
+        ({"dim": -1}, ValueError, "dim must be a positive int, got -1"),
     ],
 )
 def test_constructor_errors_name_the_values(kwargs, error, words):

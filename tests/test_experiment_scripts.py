@@ -311,7 +311,7 @@ def test_train_fashion_vit_builds_a_conv_stem_on_request(conv_stem_test_split):
     assert info["stem"] == {"kind": "conv", "channels": [8, 128]}
     assert "stem" not in config and "embedding" not in config
     with pytest.raises(
-        ValueError, match="stem must be 'patchify' or 'conv', got 'hybrid'"
+        ValueError, match="stem must be one of 'patchify', 'conv'; got 'hybrid'"
     ):
         train.train_fashion_vit(epochs=0.01, train_limit=256, log=None, stem="hybrid")
 

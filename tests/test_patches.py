@@ -65,7 +65,7 @@ def test_round_trip_and_unfold_agreement(b, c, p, rows, cols):
 @pytest.mark.parametrize(
     "shape, p, error, words",
     [
-        ((3, 224, 224), 16, ValueError, "unsqueeze(0)"),
+        ((3, 224, 224), 16, ValueError, "add the batch axis with images[None]"),
         (
             (1, 3, 225, 225),
             16,

@@ -60,7 +60,7 @@ def test_similarity_maps_errors_and_the_empty_table():
     with pytest.raises(ValueError, match=r"pos_embed\[0, 1:\]"):
         # the class token's row left in
         draw_similarity_maps(ax, torch.zeros(1, 17, 8), 4)
-    with pytest.raises(ValueError, match="stride must be positive"):
+    with pytest.raises(ValueError, match="stride must be a positive int, got 0"):
         draw_similarity_maps(ax, torch.ones(16, 8), 4, stride=0)
     # no position embedding: blank, and says so
     draw_similarity_maps(ax, torch.zeros(16, 8), 4)
@@ -130,7 +130,7 @@ def test_neighbour_correlation_tells_noise_from_photo_patches():
     ramp = torch.arange(16.0).reshape(4, 4)
     smooth = (ramp + ramp.T).reshape(1, 16).repeat(3, 1) + torch.arange(3.0)[:, None]
     assert neighbour_correlation(smooth, 4) > 0.9
-    with pytest.raises(ValueError, match=r"\(K, P\*P\*C\) with P = 16"):
+    with pytest.raises(ValueError, match=r"\(K, P\*P\*C\) with K >= 1, P = 16"):
         neighbour_correlation(torch.zeros(3, 100), 16)
 
 

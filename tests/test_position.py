@@ -182,7 +182,7 @@ def test_1d_table_dim_errors_name_the_value(dim):
 
 
 def test_1d_table_needs_positions():
-    with pytest.raises(ValueError, match="num_positions must be positive, got 0"):
+    with pytest.raises(ValueError, match="num_positions must be a positive int, got 0"):
         sincos_1d_position_embedding(0, 8)
 
 
@@ -335,7 +335,11 @@ def test_resized_table_fits_a_vit_at_the_higher_resolution():
         ((197, 16), {}, "(1, prefix + h*w, D), got (197, 16)"),
         ((2, 197, 16), {}, "got (2, 197, 16)"),
         ((1, 197, 16), {"num_prefix_tokens": 197}, "num_prefix_tokens=197"),
-        ((1, 197, 16), {"num_prefix_tokens": -1}, "num_prefix_tokens=-1"),
+        (
+            (1, 197, 16),
+            {"num_prefix_tokens": -1},
+            "num_prefix_tokens must be an int >= 0, got -1",
+        ),
         ((1, 196, 16), {}, "195 grid positions are not a square grid"),
         (
             (1, 61, 16),

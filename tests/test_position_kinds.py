@@ -294,6 +294,8 @@ def test_registers_sit_after_the_class_token_without_a_position(pool):
 
 
 def test_registers_must_be_a_whole_number():
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="registers must be a whole number"):
+    with pytest.raises(ValueError, match="registers must be an int >= 0, got -1"):
+        small_vit("learned", registers=-1)
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match="registers must be an int"):
             small_vit("learned", registers=bad)

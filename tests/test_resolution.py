@@ -166,7 +166,9 @@ def test_with_patch_size_keeps_the_grid_and_the_position_table():
 
 def test_with_patch_size_refuses_a_conv_stem_and_a_bad_method():
     model = small_vit("learned")
-    with pytest.raises(ValueError, match="method must be 'pi', 'bilinear' or 'area'"):
+    with pytest.raises(
+        ValueError, match="method must be one of 'pi', 'bilinear', 'area'"
+    ):
         with_patch_size(model, 8, "nearest")
     stem = vitbook.ConvStem(4, 3, 16)
     other = vitbook.ViT(

@@ -193,7 +193,7 @@ def test_similarity_explorer_render_shows_every_space(photo):
         assert values.shape == (196,) and values[47].item() == pytest.approx(
             1.0, abs=1e-5
         )
-    with pytest.raises(ValueError, match=r"out of range: 0 .. 195"):
+    with pytest.raises(ValueError, match=r"out of range for 196 patches: 0 .. 195"):
         explorer.render(196)
     with pytest.raises(ValueError, match="center must be one of"):
         explorer.similarities(0, center="median")

@@ -60,6 +60,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from vitbook.checks import arg_type, positive_int  # noqa: E402
 
 #: What Colab preinstalls that the notebooks use (pillow too, which matplotlib needs),
 #: plus ipykernel, which any kernel needs. Their versions come from requirements.txt.
@@ -694,18 +696,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "notebooks", nargs="*", type=Path, help="notebooks (default: all of _toc.yml)"
     )
     parser.add_argument(
-        "--jobs", type=int, default=2, help="notebooks run at a time (default: 2)"
+        "--jobs",
+        type=arg_type(positive_int),
+        default=2,
+        help="notebooks run at a time (default: 2)",
     )
     parser.add_argument(
-        "--timeout", type=int, default=300, help="seconds a cell may take (300)"
+        "--timeout",
+        type=arg_type(positive_int),
+        default=300,
+        help="seconds a cell may take (300)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (printed) to inspect"
     )
     parser.add_argument("--inner", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
     try:
         check_runner()
     except CheckError as error:

@@ -24,6 +24,7 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.toc import ROOT, config, toc_notebooks  # noqa: E402
+from vitbook.checks import arg_type, positive_int  # noqa: E402
 
 REPO_URL_LINE = re.compile(r'^REPO_URL = "[^"]*"$', re.MULTILINE)
 
@@ -60,20 +61,35 @@ def run(path: Path, timeout: int) -> float:
     return elapsed
 
 
-def main() -> int:
+def notebook_path(text: str) -> Path:
+    """A notebook given on the command line: an existing ``.ipynb`` file."""
+    path = Path(text)
+    if path.suffix != ".ipynb":
+        raise argparse.ArgumentTypeError(f"{text!r} is not a notebook (.ipynb)")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"no notebook {text!r}; give a path such as book/02_patches.ipynb"
+        )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "notebooks",
         nargs="*",
-        type=Path,
+        type=notebook_path,
         help="notebooks to run (default: all in _toc.yml)",
     )
     parser.add_argument(
-        "--timeout", type=int, default=600, help="seconds a cell may take"
+        "--timeout",
+        type=arg_type(positive_int),
+        default=600,
+        help="seconds a cell may take",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # The kernel must be this Python, whatever the `python3` kernelspec on PATH says.
     os.environ["PATH"] = (
         str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")

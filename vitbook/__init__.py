@@ -2,10 +2,14 @@
 
 Modules follow the book: ``patches`` (cutting images up), ``images`` (the photos),
 ``embedding`` (the patch projection), ``position`` (position tables), ``model`` (the
-encoder and the ViT), ``plots`` and ``widgets`` (figures and explorers).
+encoder and the ViT), ``plots`` and ``widgets`` (figures and explorers). ``checks``
+holds the input checks they all use: a wrong type is a ``TypeError``, a wrong value a
+``ValueError`` naming the argument and the value, and images on the wrong scale an
+``InputRangeWarning``.
 """
 
-from . import plots, widgets
+from . import checks, plots, widgets
+from .checks import InputRangeWarning
 from .data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .embedding import (
     ConvStem,
@@ -59,8 +63,10 @@ from .training import TrainConfig, accuracy, default_device, train_classifier
 __version__ = "0.1.0"
 
 __all__ = [
+    "checks",
     "plots",
     "widgets",
+    "InputRangeWarning",
     "ConvStem",
     "EncoderBlock",
     "FASHION_MNIST_CLASSES",

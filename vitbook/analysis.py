@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from . import checks
 from .embedding import cosine_similarity_matrix
 from .model import ViT, mean_attention_distance
 
@@ -31,8 +32,16 @@ def figure7(model: ViT, images: torch.Tensor, components: int = 28) -> dict:
     - ``cls_attention`` ``(B, N)``: the class token's attention on the patches in the
       last block, mean over heads (chapter 11's maps); ``None`` with mean pooling.
     """
-    if not isinstance(model, ViT):
-        raise TypeError(f"model must be a vitbook.ViT, got {type(model).__name__}")
+    checks.instance(model, "model", ViT, "a vitbook.ViT")
+    components = checks.positive_int(components, "components")
+    if model.num_prefix_tokens > (1 if model.pool == "cls" else 0):
+        raise ValueError(
+            f"figure7 reads models without registers; this one has "
+            f"{model.num_prefix_tokens - 1} (registers={model.registers.shape[1]})"
+        )
+    if not isinstance(images, torch.Tensor) or len(images) == 0:
+        checks.images(images)
+        raise ValueError("images is empty: figure7 needs at least one image")
     proj = getattr(model.patch_embed, "proj", None)
     if proj is None or not isinstance(proj, torch.nn.Linear):
         raise ValueError(
@@ -80,6 +89,21 @@ def draw_figure7(report: dict, title: str = "Figure 7, for this model"):
 
     from .plots import draw_filter_mosaic, draw_similarity_maps
 
+    checks.instance(report, "report", dict, "the dict figure7(model, images) returns")
+    needed = (
+        "patch_size",
+        "grid_size",
+        "components",
+        "position_table",
+        "attention_distance",
+        "uniform_distance",
+    )
+    missing = [key for key in needed if key not in report]
+    if missing:
+        raise ValueError(
+            f"report lacks {', '.join(missing)}; pass what figure7(model, images) "
+            "returns"
+        )
     p, rows = report["patch_size"], report["grid_size"][0]
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9), layout="constrained")
     draw_filter_mosaic(axes[0], report["components"], p, per_row=7)

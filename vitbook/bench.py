@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .embedding import PatchEmbedding
 from .model import ViT, count_flops
 
@@ -125,12 +126,20 @@ def main(argv: list[str] | None = None) -> dict:
         prog="python -m vitbook.bench",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
-    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument(
-        "--steps", type=int, default=10, help="training steps per timing"
+        "--batch-size", type=checks.arg_type(checks.positive_int), default=128
     )
     parser.add_argument(
-        "--rounds", type=int, default=5, help="alternations of the two models"
+        "--steps",
+        type=checks.arg_type(checks.positive_int),
+        default=10,
+        help="training steps per timing",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=checks.arg_type(checks.positive_int),
+        default=5,
+        help="alternations of the two models",
     )
     parser.add_argument(
         "--notebooks", action="store_true", help="also time every notebook under nbval"
@@ -138,7 +147,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--out", type=Path, default=None, help="write the results as JSON here"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists"
+    )
     args = parser.parse_args(argv)
+    if args.out is not None:
+        # checked before the timings, which take minutes
+        checks.checked_output(parser, args)
 
     from .train import REFERENCE_MODEL
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
+
+from . import checks
 
 __all__ = ["REFERENCE_CNN", "SmallCNN", "main", "run"]
 
@@ -142,21 +143,28 @@ def run(epochs: float | None = None, train_limit: int = 0, seed: int = 0, log=pr
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from .pretrained import RESULTS_DIR
-
     parser = argparse.ArgumentParser(
         prog="python -m vitbook.cnn_baseline",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
-        "--epochs", type=float, default=None, help="default: the reference recipe's"
+        "--epochs",
+        type=checks.arg_type(checks.positive_number),
+        default=None,
+        help="default: the reference recipe's",
     )
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training images"
+        "--seed", type=checks.arg_type(checks.nonnegative_int), default=0
     )
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "cnn_baseline.json")
+    parser.add_argument(
+        "--train-limit",
+        type=checks.arg_type(checks.nonnegative_int),
+        default=0,
+        help="only the first N training images (0: all)",
+    )
+    checks.add_output_flags(parser, "cnn_baseline.json", "the results record")
     args = parser.parse_args(argv)
+    checks.checked_output(parser, args)
     record = run(
         args.epochs, args.train_limit, args.seed, log=lambda s: print(s, flush=True)
     )

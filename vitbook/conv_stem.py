@@ -20,13 +20,12 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
+from . import checks
 from .embedding import ConvStem
 from .model import ViT, count_flops, count_parameters
-from .pretrained import RESULTS_DIR
 from .train import REFERENCE_MODEL, describe_recipe, train_short_run
 
 __all__ = [
@@ -245,15 +244,36 @@ def main(argv: list[str] | None = None) -> dict:
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
-        "--epochs", type=float, default=0.4, help="training budget per run"
+        "--epochs",
+        type=checks.arg_type(checks.positive_number),
+        default=0.4,
+        help="training budget per run",
     )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--lrs", type=float, nargs="+", default=list(LEARNING_RATES))
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training images"
+        "--seeds",
+        type=checks.arg_type(checks.positive_int),
+        default=3,
+        help="seeds 0 .. N-1 of every run",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "conv_stem.json")
+    parser.add_argument(
+        "--lrs",
+        type=checks.arg_type(checks.positive_number),
+        nargs="+",
+        default=list(LEARNING_RATES),
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=checks.arg_type(checks.nonnegative_int),
+        default=0,
+        help="only the first N training images (0: all)",
+    )
+    checks.add_output_flags(parser, "conv_stem.json", "the results record")
     args = parser.parse_args(argv)
+    try:
+        checks.distinct(args.lrs, "--lrs")
+    except ValueError as error:
+        parser.error(str(error))
+    checks.checked_output(parser, args)
     record = run(
         tuple(args.lrs),
         tuple(range(args.seeds)),

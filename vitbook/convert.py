@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import checks
 from .model import ViT
 
 __all__ = [
@@ -137,8 +138,14 @@ def key_map(
     ``representation_size`` for a pre-logits layer (torchvision's ``heads.pre_logits``;
     timm's is not converted, transformers' classifier has none).
     """
-    if library not in LIBRARIES:
-        raise ValueError(f"library must be one of {LIBRARIES}, got {library!r}")
+    checks.choice(library, "library", LIBRARIES)
+    depth = checks.positive_int(depth, "depth")
+    checks.choice(pool, "pool", ("cls", "mean"))
+    conv_stem_stages = checks.nonnegative_int(conv_stem_stages, "conv_stem_stages")
+    if representation_size is not None:
+        representation_size = checks.positive_int(
+            representation_size, "representation_size"
+        )
     if conv_stem_stages and library != "torchvision":
         raise ValueError(
             f"only torchvision ships a conv stem (conv_stem_configs); {library} has "
@@ -241,6 +248,14 @@ def _conv_to_patch(kernel: torch.Tensor) -> torch.Tensor:
 
 
 def _map_for(model: ViT, library: str) -> list[KeyMap]:
+    from .embedding import ConvStem, PatchEmbedding
+
+    if not isinstance(model.patch_embed, (PatchEmbedding, ConvStem)):
+        raise ValueError(
+            f"the model's patch embedding is a {type(model.patch_embed).__name__}; the "
+            "reference ViTs have a patch embedding (PatchEmbedding) or torchvision's "
+            "conv stem (ConvStem): convert a model with one of those"
+        )
     stem = getattr(model.patch_embed, "stages", None)
     return key_map(
         library,
@@ -254,6 +269,8 @@ def _map_for(model: ViT, library: str) -> list[KeyMap]:
 def to_library(model: ViT, library: str) -> dict[str, torch.Tensor]:
     """``model``'s weights as a state dict of ``library``'s ViT of the same shape
     (``load_state_dict(..., strict=True)`` takes it)."""
+    checks.instance(model, "model", ViT, "a vitbook.ViT")
+    checks.choice(library, "library", LIBRARIES)
     if model.position not in ("learned", "learned-sincos2d"):
         raise ValueError(
             f"the reference ViTs learn their position table; this model's is "
@@ -283,6 +300,11 @@ def from_library(state_dict: dict[str, torch.Tensor], library: str, model: ViT) 
     """Load ``library``'s ViT ``state_dict`` into ``model`` (a ``vitbook.ViT`` of the
     same shape) and return it; a state dict that does not fit raises ``ValueError``
     with its missing, unexpected and mis-shaped keys."""
+    checks.instance(state_dict, "state_dict", dict, "a state dict (model.state_dict())")
+    checks.choice(library, "library", LIBRARIES)
+    checks.instance(model, "model", ViT, "a vitbook.ViT")
+    for key, value in state_dict.items():
+        checks.instance(value, f"state_dict[{key!r}]", torch.Tensor, "a torch.Tensor")
     mapping = _map_for(model, library)
     ours = model.state_dict()
     expected = {}
@@ -460,6 +482,13 @@ def vit_from(model: nn.Module, **overrides) -> ViT:
     (its weights converted; ``overrides`` such as ``mean``/``std`` go to ``ViT``)."""
     from .embedding import ConvStem
 
+    fixed = sorted(set(overrides) & {"position", "pool", "registers", "embedding"})
+    if fixed:
+        raise ValueError(
+            f"{', '.join(fixed)} cannot be overridden: the reference model fixes them "
+            "(its weights hold a learned position table and its own token layout); "
+            "override only mean, std or the like"
+        )
     config = vit_config_from(model) | overrides
     stem = config.pop("conv_stem", None)
     if stem is not None:

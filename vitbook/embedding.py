@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .patches import _check_patch_size, grid_size, patchify
+from . import checks
+from .patches import grid_size, patchify
 
 __all__ = [
     "ConvStem",
@@ -33,21 +34,21 @@ class PatchEmbedding(nn.Module):
 
     def __init__(self, patch_size: int = 16, in_channels: int = 3, dim: int = 128):
         super().__init__()
-        self.patch_size = _check_patch_size(patch_size)
-        if in_channels <= 0 or dim <= 0:
-            raise ValueError(
-                f"in_channels and dim must be positive, got {in_channels} and {dim}"
-            )
+        self.patch_size = checks.positive_int(patch_size, "patch_size")
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        dim = checks.positive_int(dim, "dim")
         self.in_channels = in_channels
         self.dim = dim
         self.proj = nn.Linear(patch_size * patch_size * in_channels, dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.ndim == 4 and images.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected {self.in_channels} channels in (B, C, H, W), "
-                f"got shape {tuple(images.shape)}"
-            )
+        # float images (B, C, H, W), in [0, 1] or normalised (what ViT passes)
+        checks.images(
+            images,
+            channels=self.in_channels,
+            expect="normalised",
+            dtype=self.proj.weight.dtype,
+        )
         # (B, N, P*P*C) -> (B, N, D)
         return self.proj(patchify(images, self.patch_size))
 
@@ -117,6 +118,12 @@ def cosine_similarity_matrix(
     ``F.normalize``).
     """
     y = x if y is None else y
+    checks.instance(x, "x", torch.Tensor, "a torch.Tensor (..., N, D)")
+    checks.instance(y, "y", torch.Tensor, "a torch.Tensor (..., M, D) or None")
+    if not (x.is_floating_point() and y.is_floating_point()):
+        raise TypeError(
+            f"x and y must be float tensors, got {x.dtype} and {y.dtype}; use .float()"
+        )
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(
             "x and y must have shape (..., N, D) and (..., M, D), "
@@ -155,25 +162,28 @@ class ConvStem(nn.Module):
         channels: tuple[int, ...] | list[int] | None = None,
     ):
         super().__init__()
-        p = _check_patch_size(patch_size)
+        p = checks.positive_int(patch_size, "patch_size")
         if p < 2 or p & (p - 1):
             raise ValueError(
                 f"patch_size must be a power of two >= 2 (one stride-2 convolution per "
                 f"halving), got {p}; use 2, 4, 8, 16 or 32"
             )
-        if in_channels <= 0 or dim <= 0:
-            raise ValueError(
-                f"in_channels and dim must be positive, got {in_channels} and {dim}"
-            )
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        dim = checks.positive_int(dim, "dim")
         num_convs = p.bit_length() - 1  # log2(P)
         if channels is None:
             channels = [
                 max(1, dim // 2 ** (num_convs - 1 - k)) for k in range(num_convs)
             ]
+        if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__"):
+            raise TypeError(
+                f"channels must be a list of {num_convs} ints (one per stride-2 "
+                f"convolution), got {channels!r}"
+            )
         channels = list(channels)
-        if len(channels) != num_convs or not all(
-            isinstance(c, int) and c > 0 for c in channels
-        ):
+        for k, c in enumerate(channels):
+            checks.positive_int(c, f"channels[{k}]")
+        if len(channels) != num_convs:
             raise ValueError(
                 f"channels must be {num_convs} positive ints (one per stride-2 "
                 f"convolution, log2({p}) = {num_convs}), got {channels}"
@@ -194,14 +204,15 @@ class ConvStem(nn.Module):
         self.proj = nn.Conv2d(c_in, dim, kernel_size=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if not isinstance(images, torch.Tensor) or images.ndim != 4:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else None
-            raise ValueError(f"images must have shape (B, C, H, W), got {shape}")
-        if images.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected {self.in_channels} channels in (B, C, H, W), "
-                f"got shape {tuple(images.shape)}"
-            )
+        # float images (B, C, H, W); in training no NaN, which would poison the
+        # BatchNorm statistics of every later batch
+        checks.images(
+            images,
+            channels=self.in_channels,
+            expect="normalised",
+            no_nan=self.training,
+            dtype=self.proj.weight.dtype,
+        )
         # a side that is no multiple of P raises an error naming it
         grid_size(images.shape[-2:], self.patch_size)
         x = self.proj(self.stages(images))  # (B, D, H/P, W/P)

@@ -33,12 +33,26 @@ def glue(name: str, value: object, fmt: str = "") -> str:
     Returns the text, so a cell can print the same string it glues. Outside IPython
     (plain Python, tests) nothing is displayed.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str):
+        raise TypeError(f"glue name must be a str, got {type(name).__name__} {name!r}")
+    if not _NAME.fullmatch(name):
         raise ValueError(
             f"glue name must be letters, digits, '_' or '-', starting with a letter or "
             f"'_' (it is quoted as {{glue:text}}`name`), got {name!r}"
         )
-    text = format(value, fmt)
+    if not isinstance(fmt, str):
+        raise TypeError(
+            f"fmt must be a format spec str such as '.3f', got {type(fmt).__name__} "
+            f"{fmt!r}"
+        )
+    try:
+        text = format(value, fmt)
+    except (TypeError, ValueError) as error:
+        # the same type: a wrong value type stays a TypeError
+        raise type(error)(
+            f"fmt {fmt!r} cannot format value {value!r} ({type(value).__name__}): "
+            f"{error}; round a float with fmt='.3f', a tensor first with .item()"
+        ) from None
     try:
         from IPython import get_ipython
     except ImportError:

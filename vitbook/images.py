@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import checks
+from .patches import _pair
+
 __all__ = [
     "PHOTOS",
     "center_crop",
@@ -33,10 +36,39 @@ PHOTOS = {
 }
 
 
+def _check_photo(image, name: str, uint8: bool = True) -> None:
+    """An ``(H, W, C)`` NumPy photo, uint8 unless ``uint8=False``."""
+    if isinstance(image, torch.Tensor):
+        raise TypeError(
+            f"{name} must be an (H, W, C) NumPy array (a photo as load_photo returns "
+            f"it), got a torch.Tensor of shape {tuple(image.shape)}; for a tensor "
+            "(1, C, H, W) in [0, 1], use (x[0].permute(1, 2, 0) * 255).byte().numpy()"
+        )
+    checks.instance(image, name, np.ndarray, "an (H, W, C) NumPy array")
+    if uint8 and image.dtype != np.uint8:
+        raise TypeError(
+            f"{name} must be a uint8 photo (values 0..255), got dtype {image.dtype}; "
+            "for floats in [0, 1] use (image * 255).round().astype(np.uint8)"
+        )
+    if image.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape (H, W, C), got {image.shape}"
+            + (
+                "; a grey image? add the axis: image[..., None]"
+                if image.ndim == 2
+                else ""
+            )
+        )
+    if image.shape[0] in (1, 3, 4) and image.shape[2] not in (1, 3, 4):
+        raise ValueError(
+            f"{name} of shape {image.shape} looks channels-first (C, H, W); this "
+            "takes (H, W, C): use image.transpose(1, 2, 0)"
+        )
+
+
 def load_raw_photo(name: str = "astronaut") -> np.ndarray:
     """The photo ``name`` as shipped: an ``(H, W, 3)`` uint8 array."""
-    if name not in PHOTOS:
-        raise ValueError(f"unknown photo {name!r}; choose one of {sorted(PHOTOS)}")
+    checks.choice(name, "name", sorted(PHOTOS))
     if name == "grace_hopper":
         from matplotlib import cbook
 
@@ -50,6 +82,7 @@ def load_raw_photo(name: str = "astronaut") -> np.ndarray:
 def center_crop(image: np.ndarray) -> np.ndarray:
     """The largest centred square of an ``(H, W, C)`` image:
     ``(S, S, C)`` with ``S = min(H, W)``."""
+    _check_photo(image, "image", uint8=False)
     h, w = image.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
@@ -59,7 +92,8 @@ def center_crop(image: np.ndarray) -> np.ndarray:
 def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize an ``(H, W, C)`` uint8 image to ``size`` = ``(H', W')`` (or a square side)
     with bicubic filtering."""
-    height, width = (size, size) if isinstance(size, int) else size
+    _check_photo(image, "image")
+    height, width = _pair(size, "size")
     return np.array(
         Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC)
     )
@@ -68,18 +102,13 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 def load_photo(name: str = "astronaut", size: int = 224) -> np.ndarray:
     """The photo ``name``, centre-cropped to a square and resized:
     ``(size, size, 3)`` uint8."""
-    if not isinstance(size, int) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    size = checks.positive_int(size, "size")
     return resize(center_crop(load_raw_photo(name)), size)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, C)`` uint8 in 0..255 -> ``(1, C, H, W)`` float32 in [0, 1]."""
-    if image.dtype != np.uint8 or image.ndim != 3:
-        raise ValueError(
-            "expected an (H, W, C) uint8 image, "
-            f"got dtype {image.dtype} and shape {image.shape}"
-        )
+    _check_photo(image, "image")
     return torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255.0
 
 
@@ -93,11 +122,7 @@ def face_box(image: np.ndarray) -> tuple[int, int, int, int]:
     from skimage import data
     from skimage.feature import Cascade
 
-    if image.dtype != np.uint8 or image.ndim != 3:
-        raise ValueError(
-            f"expected an (H, W, C) uint8 photo, got dtype {image.dtype} and shape "
-            f"{image.shape}; pass load_photo(...), not a tensor"
-        )
+    _check_photo(image, "image")
     detector = Cascade(data.lbp_frontal_face_cascade_filename())
     h, w = image.shape[:2]
     faces = detector.detect_multi_scale(
@@ -126,9 +151,20 @@ def chessboard_windows(
     the "black" ones (``train=False``) is returned, ``(M, C, size, size)``. Windows of
     the two colours never overlap, so they make a train and a test set from one photo.
     """
-    if image.ndim != 4 or image.shape[0] != 1:
+    checks.images(image, "image", needs_float=False, expect="any")
+    if image.shape[0] != 1:
         raise ValueError(
-            f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
+            f"image must have shape (1, C, H, W), got {tuple(image.shape)}; "
+            "pass one image, e.g. images[:1]"
+        )
+    train = checks.instance(train, "train", bool, "True or False")
+    block = checks.positive_int(block, "block")
+    size = checks.positive_int(size, "size")
+    stride = checks.positive_int(stride, "stride")
+    if size > block:
+        raise ValueError(
+            f"size {size} is larger than block {block}: no window fits in a square "
+            "of the chessboard; choose size <= block"
         )
     channels, height, width = image.shape[1:]
     out = []
@@ -153,6 +189,9 @@ def photo_crops(
     ``block``, ``size`` and ``stride``), ``(M, C, size, size)``; ``y`` the index of the
     photo each came from, in the order of ``photos``.
     """
+    checks.instance(photos, "photos", dict, "a dict {name: (1, C, H, W) image}")
+    if not photos:
+        raise ValueError("photos is empty; give at least one {name: image}")
     parts = [chessboard_windows(image, train, **windows) for image in photos.values()]
     labels = [torch.full((len(p),), k) for k, p in enumerate(parts)]
     return torch.cat(parts), torch.cat(labels)

@@ -3,11 +3,14 @@ built from the book's pieces."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import checks
 from .embedding import PatchEmbedding
 from .patches import grid_size as _grid_size
 from .position import (
@@ -64,6 +67,19 @@ POSITION_KINDS = (
 LAYER_NORM_EPS = 1e-6
 
 
+def _check_tokens(x, dim: int, where: str) -> None:
+    """Tokens ``(B, N, dim)`` for ``where``."""
+    checks.instance(x, "x", torch.Tensor, f"a torch.Tensor of tokens (B, N, {dim})")
+    if not x.is_floating_point():
+        raise TypeError(f"{where} takes float tokens, got dtype {x.dtype}")
+    if x.ndim != 3 or x.shape[-1] != dim:
+        hint = "; a single sequence? use x[None]" if x.ndim == 2 else ""
+        raise ValueError(
+            f"{where} takes tokens (B, N, D) with D = {dim}, got shape "
+            f"{tuple(x.shape)}{hint}"
+        )
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention: ``(B, N, D)`` -> ``(B, N, D)``,
     scores ``q·k / sqrt(D/heads)``."""
@@ -77,12 +93,16 @@ class MultiHeadSelfAttention(nn.Module):
         rel_attn: nn.Module | None = None,
     ):
         super().__init__()
+        dim, heads = (
+            checks.positive_int(dim, "dim"),
+            checks.positive_int(heads, "heads"),
+        )
         if dim % heads:
             raise ValueError(
                 f"dim {dim} is not divisible by heads {heads}; "
                 "choose heads that divide dim"
             )
-        self.heads = heads
+        self.dim, self.heads = dim, heads
         self.qkv = nn.Linear(dim, 3 * dim)  # W_Q, W_K, W_V stacked
         self.proj = nn.Linear(dim, dim)
         # a rotary position embedding applied to q and k (position="rope2d"), or none
@@ -96,6 +116,7 @@ class MultiHeadSelfAttention(nn.Module):
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, N, D)`` -> q, k, v, each ``(B, heads, N, D/heads)``."""
+        _check_tokens(x, self.dim, "MultiHeadSelfAttention")
         b, n, d = x.shape
         # (B, N, 3D) -> (B, N, 3, h, D/h)
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)
@@ -129,6 +150,7 @@ class MultiHeadSelfAttention(nn.Module):
         return self.attention_logits(x).softmax(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.dim, "MultiHeadSelfAttention")
         b, n, d = x.shape
         q, k, v = self.split_heads(x)
         bias = self.position_bias(q)
@@ -142,10 +164,13 @@ class MLP(nn.Module):
 
     def __init__(self, dim: int, mlp_dim: int):
         super().__init__()
+        dim = checks.positive_int(dim, "dim")
+        mlp_dim = checks.positive_int(mlp_dim, "mlp_dim")
         self.fc1 = nn.Linear(dim, mlp_dim)
         self.fc2 = nn.Linear(mlp_dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.fc1.in_features, "MLP")
         return self.fc2(F.gelu(self.fc1(x)))
 
 
@@ -163,20 +188,100 @@ class EncoderBlock(nn.Module):
         rel_attn: nn.Module | None = None,
     ):
         super().__init__()
+        self.dim = dim = checks.positive_int(dim, "dim")
         self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.attn = MultiHeadSelfAttention(dim, heads, rope, rel_bias, rel_attn)
         self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(dim, mlp_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.dim, "EncoderBlock")
         # each residual adds f(x) to x, so f(x) must have x's shape (B, N, D)
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
+def _square_side(image_size) -> int:
+    """ViT's ``image_size``: one side ``S`` of square images (a pair must be equal)."""
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2:
+        height, width = (checks.positive_int(s, "image_size") for s in image_size)
+        if height != width:
+            raise ValueError(
+                f"image_size must be one side S of square images, got {image_size!r} "
+                f"(height {height}, width {width}); crop or resize the images to a "
+                "square, e.g. vitbook.center_crop"
+            )
+        return height
+    return checks.positive_int(image_size, "image_size")
+
+
+def _per_channel(value, name: str, channels: int, positive: bool) -> torch.Tensor:
+    """``mean`` or ``std``: one number, or one per channel, finite (``std`` > 0)."""
+    if isinstance(value, torch.Tensor):
+        values = value.detach().flatten().tolist()
+    elif isinstance(value, (tuple, list)):
+        values = list(value)
+    else:
+        values = [value]
+    if len(values) not in (1, channels):
+        raise ValueError(
+            f"{name} must be one number or one per channel ({channels}), got "
+            f"{len(values)} values: {value!r}"
+        )
+    check = checks.positive_number if positive else checks.number
+    values = [check(v, name) for v in values]
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def _check_embedding(
+    embedding: nn.Module, channels: int, image_size: int, num_patches: int, dim: int
+) -> None:
+    """An ``embedding`` given to ``ViT`` must map ``(B, C, S, S)`` images to
+    ``(B, N, dim)`` tokens on the model's grid: checked at construction, on one blank
+    image (in eval mode, so that BatchNorm statistics do not move)."""
+    name = type(embedding).__name__
+    own = getattr(embedding, "dim", None)
+    if isinstance(own, int) and own != dim:
+        raise ValueError(
+            f"embedding {name} makes tokens of width {own}, but the ViT has "
+            f"dim={dim}; build the embedding with dim={dim}"
+        )
+    parameter = next(embedding.parameters(), None)
+    device = parameter.device if parameter is not None else None
+    dtype = parameter.dtype if parameter is not None else None
+    probe = torch.zeros(1, channels, image_size, image_size, device=device, dtype=dtype)
+    was_training = embedding.training
+    embedding.eval()
+    try:
+        with torch.no_grad():
+            tokens = embedding(probe)
+    except Exception as error:
+        raise ValueError(
+            f"embedding {name} fails on images of shape (1, {channels}, "
+            f"{image_size}, {image_size}), the ViT's: {error}"
+        ) from error
+    finally:
+        embedding.train(was_training)
+    want = (1, num_patches, dim)
+    if not isinstance(tokens, torch.Tensor) or tuple(tokens.shape) != want:
+        got = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else tokens
+        raise ValueError(
+            f"embedding {name} maps (1, {channels}, {image_size}, {image_size}) "
+            f"images to {got}, but the ViT needs (1, N, dim) = {want} tokens: the "
+            "embedding's patch size must give the ViT's grid and its width the "
+            "ViT's dim"
+        )
+
+
 class ViT(nn.Module):
-    """A Vision Transformer: ``(B, channels, S, S)`` images in [0, 1] ->
+    """A Vision Transformer: ``(B, channels, S, S)`` float images in [0, 1] ->
     ``(B, num_classes)`` logits.
+
+    Every argument is checked when the model is built (a non-square ``image_size``, or
+    an ``embedding`` whose grid or width does not fit, is a ``ValueError`` there), and
+    the images at every call: integer images are a ``TypeError``, channels-last or
+    wrongly sized ones a ``ValueError``, images far outside [0, 1] an
+    ``InputRangeWarning``, and in training a NaN a ``ValueError``.
 
     Patch embedding -> class token (token 0) -> position table ``pos_embed``
     ``(1, 1 + N, dim)`` -> ``depth`` encoder blocks -> LayerNorm -> linear head on the
@@ -209,20 +314,25 @@ class ViT(nn.Module):
         registers: int = 0,
     ):
         super().__init__()
-        if position not in POSITION_KINDS:
-            raise ValueError(
-                f"position must be one of {POSITION_KINDS}, got {position!r}"
+        image_size = _square_side(image_size)
+        patch_size = checks.positive_int(patch_size, "patch_size")
+        num_classes = checks.positive_int(num_classes, "num_classes")
+        dim = checks.positive_int(dim, "dim")
+        depth = checks.positive_int(depth, "depth")
+        heads = checks.positive_int(heads, "heads")
+        mlp_dim = checks.positive_int(mlp_dim, "mlp_dim")
+        channels = checks.positive_int(channels, "channels")
+        checks.choice(position, "position", POSITION_KINDS)
+        checks.choice(pool, "pool", ("cls", "mean"))
+        registers = checks.nonnegative_int(registers, "registers")
+        if representation_size is not None:
+            representation_size = checks.positive_int(
+                representation_size, "representation_size"
             )
-        if pool not in ("cls", "mean"):
-            raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
-        if (
-            isinstance(registers, bool)
-            or not isinstance(registers, int)
-            or registers < 0
-        ):
-            raise ValueError(
-                f"registers must be a whole number >= 0, got {registers!r}"
-            )
+        mean = _per_channel(mean, "mean", channels, positive=False)
+        std = _per_channel(std, "std", channels, positive=True)
+        if embedding is not None:
+            checks.instance(embedding, "embedding", nn.Module, "an nn.Module or None")
         self.image_size, self.patch_size, self.channels = (
             image_size,
             patch_size,
@@ -232,12 +342,10 @@ class ViT(nn.Module):
         self.grid_size = _grid_size(image_size, patch_size)
         num_patches = self.grid_size[0] * self.grid_size[1]
         self.num_patches = num_patches
-        self.register_buffer(
-            "mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
-        )
+        self.register_buffer("mean", mean.reshape(1, -1, 1, 1))
+        self.register_buffer("std", std.reshape(1, -1, 1, 1))
+        if embedding is not None:
+            _check_embedding(embedding, channels, image_size, num_patches, dim)
         self.patch_embed = (
             embedding
             if embedding is not None
@@ -327,16 +435,18 @@ class ViT(nn.Module):
         """The encoder's input: ``(B, C, S, S)`` -> ``(B, 1 + N, dim)`` (class token,
         then the patches), or ``(B, N, dim)`` with ``pool="mean"``; with registers,
         ``(B, prefix + N, dim)``, the registers after the class token."""
-        if images.ndim != 4 or images.shape[1:] != (
-            self.channels,
-            self.image_size,
-            self.image_size,
-        ):
-            raise ValueError(
-                f"expected images of shape (B, {self.channels}, {self.image_size}, "
-                f"{self.image_size}), got {tuple(images.shape)}"
-            )
-        x = self.patch_embed((images - self.mean) / self.std)  # (B, N, D)
+        # float images (B, C, S, S) in [0, 1]; in training, no NaN to reach the weights
+        checks.images(
+            images,
+            channels=self.channels,
+            size=(self.image_size, self.image_size),
+            no_nan=self.training,
+            dtype=self.head.weight.dtype,
+        )
+        with warnings.catch_warnings():
+            # the images were range-checked above; normalised, they are no news
+            warnings.simplefilter("ignore", checks.InputRangeWarning)
+            x = self.patch_embed((images - self.mean) / self.std)  # (B, N, D)
         if self.cls_token is not None:
             cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
             x = torch.cat([cls, x], dim=1)  # (B, 1+N, D)
@@ -441,22 +551,35 @@ def mean_attention_distance(
 
     rows, cols = _pair(grid_size, "grid_size")
     n = rows * cols
+    checks.instance(
+        attention, "attention", torch.Tensor, "a torch.Tensor (B, heads, T, T)"
+    )
+    patch_size = checks.positive_int(patch_size, "patch_size")
     if attention.ndim != 4 or attention.shape[-1] != attention.shape[-2]:
         raise ValueError(
             f"attention must have shape (B, heads, T, T), got {tuple(attention.shape)}"
         )
-    if type(patch_size) is not int or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
     tokens = attention.shape[-1]
-    if tokens == n + 1:
-        attention = attention[..., 1:, 1:]  # drop the class token: (B, heads, N, N)
-        attention = attention / attention.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    elif tokens != n:
+    if tokens not in (n, n + 1):
         raise ValueError(
             f"attention has {tokens} tokens, "
             f"but a {rows}x{cols} grid has N = {n} patches: "
             f"expected N = {n} or 1 + N = {n + 1}"
         )
+    if attention.is_floating_point() and not attention.is_meta and attention.numel():
+        sums = attention.sum(dim=-1)
+        if attention.min() < 0 or not torch.allclose(
+            sums, torch.ones_like(sums), atol=1e-3
+        ):
+            raise ValueError(
+                "attention must hold softmax weights (each row >= 0, summing to 1), "
+                f"got rows summing to {sums.min().item():.3g} .. "
+                f"{sums.max().item():.3g}: pass model.attention_maps(images), not "
+                "the logits"
+            )
+    if tokens == n + 1:
+        attention = attention[..., 1:, 1:]  # drop the class token: (B, heads, N, N)
+        attention = attention / attention.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     r, c = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
     centres = torch.stack([r.flatten(), c.flatten()], dim=1)  # (N, 2): row, column
     centres = centres.to(attention.dtype)
@@ -467,6 +590,7 @@ def mean_attention_distance(
 
 def count_parameters(module: torch.nn.Module) -> int:
     """The number of trainable values in ``module``."""
+    checks.instance(module, "module", nn.Module, "an nn.Module")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
@@ -477,8 +601,11 @@ def _count(
     math_attention: bool = True,
 ) -> FlopCounterMode:
     """Run ``module`` on ``inputs`` under ``FlopCounterMode``; return the counter."""
+    checks.instance(module, "module", nn.Module, "an nn.Module")
+    checks.instance(inputs, "inputs", torch.Tensor, "a torch.Tensor")
     from contextlib import nullcontext
 
+    checks.instance(backward, "backward", bool, "True or False")
     kernel = nullcontext()
     if math_attention:
         try:
@@ -540,6 +667,7 @@ def flops_by_part(
     projections = sum(total(f"{b}.attn.qkv") + total(f"{b}.attn.proj") for b in blocks)
     parts = {
         "patch embedding": total("ViT.patch_embed"),
+        **({"position encoding": total("ViT.cpe")} if model.cpe is not None else {}),
         "attention: qkv and proj": projections,
         "attention: q k^T and A v": sum(total(f"{b}.attn") for b in blocks)
         - projections,

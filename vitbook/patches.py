@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from . import checks
+
 __all__ = [
     "grid_size",
     "num_patches",
@@ -21,27 +23,30 @@ __all__ = [
 
 
 def _check_patch_size(patch_size: int) -> int:
-    if isinstance(patch_size, bool) or not isinstance(patch_size, int):
-        raise TypeError(
-            f"patch_size must be an int, got {type(patch_size).__name__} {patch_size!r}"
-        )
-    if patch_size <= 0:
-        raise ValueError(f"patch_size must be a positive int, got {patch_size}")
-    return patch_size
+    return checks.positive_int(patch_size, "patch_size")
 
 
 def _pair(size: int | tuple[int, int], name: str) -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        return size, size
-    if (
-        isinstance(size, (tuple, list))
-        and len(size) == 2
-        and all(isinstance(s, int) for s in size)
-    ):
-        return int(size[0]), int(size[1])
-    raise TypeError(
-        f"{name} must be an int or a pair (height, width) of ints, got {size!r}"
-    )
+    """A size ``S`` or ``(height, width)`` as a pair of positive ints."""
+    if isinstance(size, torch.Size):
+        size = tuple(size)
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise TypeError(
+                f"{name} must be an int or a pair (height, width) of ints, got "
+                f"{size!r} ({len(size)} values)"
+            )
+        return (
+            checks.positive_int(size[0], f"{name}[0]"),
+            checks.positive_int(size[1], f"{name}[1]"),
+        )
+    try:
+        side = checks.positive_int(size, name)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int or a pair (height, width) of ints, got {size!r}"
+        ) from None
+    return side, side
 
 
 def grid_size(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
@@ -71,21 +76,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     Patches come in raster order; inside a patch the values are channels-last,
     row by row.
     """
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(
-            "images must be a torch.Tensor of shape (B, C, H, W), "
-            f"got {type(images).__name__}"
-        )
-    if images.ndim != 4:
-        hint = (
-            " (a single image? add the batch axis with images[None] "
-            "or images.unsqueeze(0))"
-            if images.ndim == 3
-            else ""
-        )
-        raise ValueError(
-            f"images must have shape (B, C, H, W), got {tuple(images.shape)}{hint}"
-        )
+    # any dtype (patches of a uint8 photo are fine), channels first
+    checks.images(images, needs_float=False, expect="any")
     b, c, h, w = images.shape
     rows, cols = grid_size((h, w), patch_size)
     p = patch_size
@@ -137,13 +129,15 @@ def sliding_patches(images: torch.Tensor, patch_size: int, stride: int) -> torch
     At ``stride == patch_size`` these are exactly ``patchify``'s patches; a smaller
     stride gives overlapping windows (more samples of the same kind of patch).
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else None
-        raise ValueError(f"images must have shape (B, C, H, W), got {shape}")
+    checks.images(images, needs_float=False, expect="any")
     p = _check_patch_size(patch_size)
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride <= 0:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
-    b, c = images.shape[:2]
+    stride = checks.positive_int(stride, "stride")
+    b, c, h, w = images.shape
+    if p > min(h, w):
+        raise ValueError(
+            f"patch_size {p} is larger than the {h}x{w} images: no window fits; "
+            f"choose a patch size up to {min(h, w)}"
+        )
     windows = images.unfold(2, p, stride).unfold(3, p, stride)  # (B, C, r, c, P, P)
     windows = windows.permute(0, 2, 3, 4, 5, 1)  # (B, r, c, P, P, C)
     return windows.reshape(b, -1, p * p * c)
@@ -160,13 +154,26 @@ def patches_in_box(
     indices are raster indices of the ``(H/P, W/P)`` grid, in raster order, and the
     shares sum to 1 for a box inside the image.
     """
-    top, left, height, width = (int(v) for v in box)
+    if not isinstance(box, (tuple, list)) or len(box) != 4:
+        raise TypeError(
+            f"box must be (top, left, height, width), four ints, got {box!r}; "
+            "vitbook.face_box(photo) returns one"
+        )
+    names = ("top", "left", "height", "width")
+    top, left, height, width = (
+        checks.int_at_least(v, f"box {n}", None) for v, n in zip(box, names)
+    )
     if height <= 0 or width <= 0:
         raise ValueError(
             f"box (top, left, height, width) must have a positive size, got {box}"
         )
     rows, cols = grid_size(image_size, patch_size)
     p = patch_size
+    if top >= rows * p or left >= cols * p or top + height <= 0 or left + width <= 0:
+        raise ValueError(
+            f"box {tuple(box)} lies outside the {rows * p}x{cols * p} image; boxes are "
+            "(top, left, height, width) in pixels of that image"
+        )
     shares = {}
     for r in range(rows):
         for c in range(cols):

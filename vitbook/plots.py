@@ -20,7 +20,8 @@ from matplotlib.legend import Legend
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
-from .patches import grid_size
+from . import checks
+from .patches import _pair, grid_size
 
 __all__ = [
     "BOOK_DPI",
@@ -86,6 +87,7 @@ def smallest_text(fig: Figure, renderer=None) -> tuple[float, str]:
     scaled down to ``PAGE_WIDTH_INCHES``, and its text with it; a narrower one is shown
     at ``BOOK_DPI`` on a 96-dpi page, larger than its nominal size.
     """
+    checks.instance(fig, "fig", FigureBase, "a matplotlib Figure")
     renderer = renderer or fig.canvas.get_renderer()
     width = fig.get_tightbbox(renderer).width  # inches
     scale = min(BOOK_DPI / 96, PAGE_WIDTH_INCHES / width) if width > 0 else 1.0
@@ -118,6 +120,7 @@ def _check_legibility(event) -> None:
 def watch_legibility(fig: Figure) -> None:
     """A ``figure.hooks`` entry: check ``fig``'s smallest text
     when it is first drawn."""
+    checks.instance(fig, "fig", Figure, "a matplotlib Figure")
     fig.canvas.mpl_connect("draw_event", _check_legibility)
 
 
@@ -136,19 +139,49 @@ def use_book_style() -> None:
         plt.rcParams["figure.hooks"] = [*plt.rcParams["figure.hooks"], hook]
 
 
-def _numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+def _numpy(values: np.ndarray | torch.Tensor, name: str = "values") -> np.ndarray:
     """A tensor (on any device, with or without grad) or an array, as a NumPy array."""
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().numpy()
+    if not isinstance(values, (np.ndarray, list, tuple)):
+        raise TypeError(
+            f"{name} must be a tensor or an array, got {type(values).__name__}; for "
+            "a layer's weights pass layer.weight"
+        )
     return np.asarray(values)
+
+
+def _axes(ax) -> Axes:
+    return checks.instance(
+        ax, "ax", Axes, "a matplotlib Axes (fig, ax = plt.subplots())"
+    )
 
 
 def _as_hwc(image: np.ndarray | torch.Tensor) -> np.ndarray:
     """An image as an ``(H, W, C)`` array for ``imshow``: accepts ``(H, W, C)`` arrays
-    and ``(1, C, H, W)``/``(C, H, W)`` tensors."""
+    and ``(1, C, H, W)``/``(C, H, W)`` tensors (floats in [0, 1], or uint8)."""
     if isinstance(image, torch.Tensor):
-        image = image[0] if image.ndim == 4 else image
+        if image.ndim == 4:
+            checks.images(image, "image", needs_float=False)
+            if image.shape[0] != 1:
+                raise ValueError(
+                    f"image must be one image (1, C, H, W), got {tuple(image.shape)}; "
+                    "pass images[:1]"
+                )
+            image = image[0]
+        checks.images(image, "image", batch=False, needs_float=False)
         image = image.permute(1, 2, 0)
+    else:
+        image = _numpy(image, "image")
+        if (
+            image.ndim not in (2, 3)
+            or image.ndim == 3
+            and image.shape[-1] not in (1, 3, 4)
+        ):
+            raise ValueError(
+                "an image array must be (H, W) or (H, W, C) with C = 1, 3 or 4, got "
+                f"shape {image.shape}; for a (1, C, H, W) tensor pass the tensor itself"
+            )
     return _numpy(image)
 
 
@@ -163,9 +196,17 @@ def draw_patch_grid(
 ) -> Axes:
     """Draw ``image`` with its patch grid, each patch labelled by its raster index
     (0 at top left)."""
+    _axes(ax)
     img = _as_hwc(image)
     h, w = img.shape[:2]
     rows, cols = grid_size((h, w), patch_size)
+    if highlight is not None:
+        highlight = checks.nonnegative_int(highlight, "highlight")
+        if highlight >= rows * cols:
+            raise ValueError(
+                f"highlight {highlight} is out of range for a {rows}x{cols} grid: "
+                f"0 .. {rows * cols - 1}"
+            )
     ax.imshow(img)
     for r in range(1, rows):
         ax.axhline(r * patch_size - 0.5, color=color, linewidth=0.6)
@@ -208,7 +249,14 @@ def patch_image(patch_vector: np.ndarray | torch.Tensor, patch_size: int) -> np.
     """A flattened channels-last patch ``(P*P*C,)``
     back as a ``(P, P, C)`` array for ``imshow``."""
     vec = _numpy(patch_vector)
+    patch_size = checks.positive_int(patch_size, "patch_size")
     channels = vec.size // (patch_size * patch_size)
+    if vec.ndim != 1 or vec.size != channels * patch_size**2 or channels not in (1, 3):
+        raise ValueError(
+            f"patch_vector must be one flattened patch (P*P*C,) with P = {patch_size} "
+            f"and C = 1 or 3, got shape {vec.shape}; pass patchify(images, P)[0, i] "
+            "with the P it was cut with"
+        )
     return vec.reshape(patch_size, patch_size, channels)
 
 
@@ -220,7 +268,23 @@ def show_patch_sequence(
 ):
     """Draw the patches ``indices`` of one image's ``(N, P*P*C)`` sequence in a row,
     labelled by index."""
-    indices = list(indices)
+    patches = _numpy(patches, "patches")
+    patch_size = checks.positive_int(patch_size, "patch_size")
+    if patches.ndim != 2:
+        raise ValueError(
+            f"patches must be one image's sequence (N, P*P*C), got shape "
+            f"{patches.shape}; pass patchify(images, P)[0]"
+        )
+    if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+        raise TypeError(f"indices must be a list or range of ints, got {indices!r}")
+    indices = [checks.nonnegative_int(i, "each index") for i in indices]
+    if not indices:
+        raise ValueError("indices is empty; give at least one patch index")
+    if max(indices) >= len(patches):
+        raise ValueError(
+            f"index {max(indices)} is out of range for {len(patches)} patches: "
+            f"0 .. {len(patches) - 1}"
+        )
     fig, axes = plt.subplots(1, len(indices), figsize=(0.5 * len(indices) + 0.3, 1.25))
     for ax, index in zip(np.atleast_1d(axes), indices):
         ax.imshow(patch_image(patches[index], patch_size).clip(0, 1))
@@ -247,8 +311,12 @@ def draw_similarity_grid(
     ``query`` (a raster index) is outlined. Returns the image, for ``fig.colorbar``. The
     default colours suit cosine similarities: ``RdBu_r`` from -1 to 1, white at 0.
     """
-    values = _numpy(similarities).astype(float)
-    rows, cols = grid
+    _axes(ax)
+    values = _numpy(similarities, "similarities").astype(float)
+    rows, cols = _pair(grid, "grid")
+    checks.number(vmin, "vmin")
+    if checks.number(vmax, "vmax") <= vmin:
+        raise ValueError(f"vmax {vmax} must be above vmin {vmin}")
     if values.shape != (rows * cols,):
         raise ValueError(
             f"similarities must have shape (N,) = ({rows * cols},) "
@@ -256,7 +324,8 @@ def draw_similarity_grid(
         )
     image = ax.imshow(values.reshape(rows, cols), cmap=cmap, vmin=vmin, vmax=vmax)
     if query is not None:
-        if not 0 <= query < rows * cols:
+        query = checks.nonnegative_int(query, "query")
+        if query >= rows * cols:
             raise ValueError(
                 f"query {query} is out of range for a {rows}x{cols} grid: "
                 f"0 .. {rows * cols - 1}"
@@ -296,17 +365,18 @@ def draw_similarity_maps(
     from .embedding import cosine_similarity_matrix
     from .patches import _pair
 
+    _axes(ax)
     rows, cols = _pair(grid, "grid")
     step_r, step_c = _pair(stride, "stride")
-    if step_r <= 0 or step_c <= 0:
-        raise ValueError(f"stride must be positive, got {stride}")
-    values = table.detach().cpu().float()
+    gap = checks.nonnegative_int(gap, "gap")
+    values = torch.as_tensor(_numpy(table, "table")).float()
+    checks.finite(values, "table")
     if values.ndim == 3 and values.shape[0] == 1:
         values = values[0]
     if values.ndim != 2 or values.shape[0] != rows * cols:
         raise ValueError(
             f"table must have shape (N, D) with N = {rows}x{cols} = {rows * cols}, "
-            f"got {tuple(table.shape)}; for a ViT's (1, 1 + N, D) pos_embed "
+            f"got {tuple(values.shape)}; for a ViT's (1, 1 + N, D) pos_embed "
             "pass pos_embed[0, 1:] (drop the class token's row)"
         )
     blank = not values.abs().max().item() > 0
@@ -362,11 +432,18 @@ def _filters_as_patches(
 ) -> np.ndarray:
     """``(K, P*P*C)`` channels-last filters (rows of ``proj.weight``)
     -> ``(K, P, P, C)``."""
-    values = _numpy(filters).astype(np.float64)
-    if values.ndim != 2 or values.shape[1] % (patch_size * patch_size):
+    values = _numpy(filters, "filters").astype(np.float64)
+    patch_size = checks.positive_int(patch_size, "patch_size")
+    channels = values.shape[-1] // (patch_size * patch_size) if values.ndim else 0
+    if (
+        values.ndim != 2
+        or len(values) == 0
+        or values.shape[1] != channels * patch_size**2
+        or channels not in (1, 3)
+    ):
         raise ValueError(
-            f"filters must have shape (K, P*P*C) with P = {patch_size}, got "
-            f"{values.shape}; pass proj.weight, one filter per row"
+            f"filters must have shape (K, P*P*C) with K >= 1, P = {patch_size} and "
+            f"C = 1 or 3, got {values.shape}; pass proj.weight, one filter per row"
         )
     channels = values.shape[1] // (patch_size * patch_size)
     return values.reshape(len(values), patch_size, patch_size, channels)
@@ -381,8 +458,18 @@ def neighbour_correlation(filters: np.ndarray | torch.Tensor, patch_size: int) -
     patches, whose neighbouring pixels are nearly equal, close to 1.
     """
     tiles = _filters_as_patches(filters, patch_size)  # (K, P, P, C)
+    if patch_size < 2:
+        raise ValueError(
+            f"patch_size must be at least 2 for a patch to have neighbours, got "
+            f"{patch_size}"
+        )
     left = np.concatenate([tiles[:, :, :-1].ravel(), tiles[:, :-1, :].ravel()])
     right = np.concatenate([tiles[:, :, 1:].ravel(), tiles[:, 1:, :].ravel()])
+    if left.std() == 0 or right.std() == 0:
+        raise ValueError(
+            "filters are constant: a correlation needs weights that vary; pass "
+            "trained or random filters"
+        )
     return float(np.corrcoef(left, right)[0, 1])
 
 
@@ -399,6 +486,8 @@ def filter_mosaic(
     pattern shows whatever its scale; gaps are NaN. Returns ``(rows, cols)`` for one
     channel, ``(rows, cols, C)`` for more.
     """
+    per_row = checks.positive_int(per_row, "per_row")
+    gap = checks.nonnegative_int(gap, "gap")
     tiles = _filters_as_patches(filters, patch_size)  # (K, P, P, C)
     largest = np.abs(tiles).max(axis=(1, 2, 3), keepdims=True)
     tiles = tiles / np.where(largest > 0, largest, 1.0)
@@ -424,6 +513,7 @@ def draw_filter_mosaic(
 ):
     """Draw ``filter_mosaic``: one channel in ``RdBu_r`` (0 white; returns the image for
     ``fig.colorbar``), three channels as colour pictures with 0 at mid-grey."""
+    _axes(ax)
     mosaic = filter_mosaic(filters, patch_size, per_row, gap)
     if mosaic.ndim == 2:
         cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .patches import _pair
 
 __all__ = [
@@ -47,12 +48,13 @@ def sincos_1d_position_embedding(
     Column ``2k`` holds ``sin(i·ω_k)`` and column ``2k+1`` holds ``cos(i·ω_k)`` for
     position ``i``, with ``ω_k = 1 / temperature**(2k / dim)``.
     """
-    if dim <= 0 or dim % 2:
+    num_positions = checks.positive_int(num_positions, "num_positions")
+    dim = checks.positive_int(dim, "dim")
+    temperature = checks.positive_number(temperature, "temperature")
+    if dim % 2:
         raise ValueError(
             f"dim must be a positive multiple of 2 for sin/cos pairs, got {dim}"
         )
-    if num_positions <= 0:
-        raise ValueError(f"num_positions must be positive, got {num_positions}")
     positions = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (N, 1)
     angles = positions * _frequencies(dim // 2, temperature)  # (N, D/2)
     table = torch.stack([angles.sin(), angles.cos()], dim=-1)  # (N, D/2, 2)
@@ -72,7 +74,9 @@ def sincos_position_embedding(
     ``k / (dim/4 - 1)``); the order of the dimensions makes no difference to the model.
     """
     h, w = _pair(grid_size, "grid_size")
-    if dim <= 0 or dim % 4:
+    dim = checks.positive_int(dim, "dim")
+    temperature = checks.positive_number(temperature, "temperature")
+    if dim % 4:
         raise ValueError(
             "dim must be a positive multiple of 4 (sin and cos of row and of column), "
             f"got {dim}; try {max(4, dim - dim % 4)} or {dim - dim % 4 + 4}"
@@ -96,9 +100,13 @@ class LearnedPositionEmbedding(nn.Module):
 
     def __init__(self, num_positions: int, dim: int, std: float = 0.02):
         super().__init__()
+        num_positions = checks.positive_int(num_positions, "num_positions")
+        dim = checks.positive_int(dim, "dim")
+        std = checks.positive_number(std, "std")
         self.table = nn.Parameter(torch.randn(1, num_positions, dim) * std)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        checks.instance(tokens, "tokens", torch.Tensor, "a torch.Tensor (B, N, D)")
         if tokens.shape[-2:] != self.table.shape[-2:]:
             raise ValueError(
                 f"tokens of shape {tuple(tokens.shape)} do not match the table's "
@@ -123,6 +131,10 @@ RESIZE_CONVENTIONS = {
 }
 
 
+#: The ``F.interpolate`` modes a 2-D table can be resized with.
+INTERPOLATION_MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
+
+
 def resize_position_embedding(
     pos_embed: torch.Tensor,
     new_grid_size: int | tuple[int, int],
@@ -144,11 +156,16 @@ def resize_position_embedding(
     for a non-square one. Returns ``(1, prefix + h'·w', D)``. Whatever the convention,
     the resized table is a starting point: the paper fine-tunes at the new resolution.
     """
-    if convention not in RESIZE_CONVENTIONS:
-        raise ValueError(
-            f"convention must be one of {sorted(RESIZE_CONVENTIONS)}, "
-            f"got {convention!r}"
+    checks.choice(convention, "convention", sorted(RESIZE_CONVENTIONS))
+    checks.instance(pos_embed, "pos_embed", torch.Tensor, "a torch.Tensor (1, T, D)")
+    if not pos_embed.is_floating_point():
+        raise TypeError(
+            f"pos_embed must be a float table, got dtype {pos_embed.dtype}; "
+            "use .float()"
         )
+    num_prefix_tokens = checks.nonnegative_int(num_prefix_tokens, "num_prefix_tokens")
+    if mode is not None:
+        checks.choice(mode, "mode", INTERPOLATION_MODES)
     if mode is None:
         mode, align_corners, antialias = RESIZE_CONVENTIONS[convention]
     else:
@@ -205,7 +222,9 @@ class FactorisedPositionEmbedding(nn.Module):
 
     def __init__(self, grid_size: int | tuple[int, int], dim: int, std: float = 0.02):
         super().__init__()
-        if dim <= 0 or dim % 2:
+        dim = checks.positive_int(dim, "dim")
+        std = checks.positive_number(std, "std")
+        if dim % 2:
             raise ValueError(f"dim must be even (half rows, half columns), got {dim}")
         self.grid_size = _pair(grid_size, "grid_size")
         rows, cols = self.grid_size
@@ -213,6 +232,7 @@ class FactorisedPositionEmbedding(nn.Module):
         self.cols = nn.Parameter(torch.randn(cols, dim // 2) * std)
 
     def forward(self, prefix: int = 0) -> torch.Tensor:
+        prefix = checks.nonnegative_int(prefix, "prefix")
         rows, cols = self.grid_size
         # (rows, cols, D/2) each, then concatenated: (rows * cols, D)
         r = self.rows[:, None].expand(rows, cols, -1)
@@ -238,7 +258,10 @@ class AxialRoPE(nn.Module):
         theta: float = 100.0,
     ):
         super().__init__()
-        if head_dim <= 0 or head_dim % 4:
+        head_dim = checks.positive_int(head_dim, "head_dim")
+        prefix = checks.nonnegative_int(prefix, "prefix")
+        theta = checks.positive_number(theta, "theta")
+        if head_dim % 4:
             raise ValueError(
                 f"head_dim must be a multiple of 4 (pairs for rows and for columns), "
                 f"got {head_dim}; choose dim and heads so that dim / heads is one"
@@ -276,7 +299,8 @@ class RelativePositionBias(nn.Module):
     def __init__(self, grid_size: int | tuple[int, int], heads: int, prefix: int = 0):
         super().__init__()
         rows, cols = _pair(grid_size, "grid_size")
-        self.prefix = prefix
+        heads = checks.positive_int(heads, "heads")
+        self.prefix = checks.nonnegative_int(prefix, "prefix")
         self.table = nn.Parameter(
             torch.randn((2 * rows - 1) * (2 * cols - 1), heads) * 0.02
         )
@@ -306,12 +330,9 @@ class RelativeAttention(nn.Module):
 
     def __init__(self, num_patches: int, head_dim: int, prefix: int = 0):
         super().__init__()
-        if num_patches <= 0 or head_dim <= 0:
-            raise ValueError(
-                f"num_patches and head_dim must be positive, got {num_patches} and "
-                f"{head_dim}"
-            )
-        self.prefix = prefix
+        num_patches = checks.positive_int(num_patches, "num_patches")
+        head_dim = checks.positive_int(head_dim, "head_dim")
+        self.prefix = checks.nonnegative_int(prefix, "prefix")
         self.table = nn.Parameter(torch.randn(2 * num_patches - 1, head_dim) * 0.02)
         i = torch.arange(num_patches)
         # offset p_q - p_k, shifted to 0 .. 2N - 2: (N, N)
@@ -346,7 +367,10 @@ class ConvPositionEncoding(nn.Module):
         kernel_size: int = 3,
     ):
         super().__init__()
-        if kernel_size <= 0 or kernel_size % 2 == 0:
+        dim = checks.positive_int(dim, "dim")
+        prefix = checks.nonnegative_int(prefix, "prefix")
+        kernel_size = checks.positive_int(kernel_size, "kernel_size")
+        if kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be a positive odd number, got {kernel_size}"
             )

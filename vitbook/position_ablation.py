@@ -15,11 +15,10 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-from .pretrained import RESULTS_DIR
+from . import checks
 from .train import REFERENCE_MODEL, describe_recipe, train_short_run
 
 __all__ = ["BUDGETS", "KINDS", "PAPER_TABLE_8", "main", "run"]
@@ -108,21 +107,35 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--epochs",
-        type=float,
+        type=checks.arg_type(checks.positive_number),
         nargs="+",
         default=list(BUDGETS),
         help="the training budgets, in epochs per run",
     )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training images"
+        "--seeds",
+        type=checks.arg_type(checks.positive_int),
+        default=3,
+        help="seeds 0 .. N-1 of every run",
+    )
+    parser.add_argument(
+        "--lr", type=checks.arg_type(checks.positive_number), default=2e-3
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=checks.arg_type(checks.nonnegative_int),
+        default=0,
+        help="only the first N training images (0: all)",
     )
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR / "position_ablation.json"
-    )
+    checks.add_output_flags(parser, "position_ablation.json", "the results record")
     args = parser.parse_args(argv)
+    for flag in ("epochs", "kinds"):
+        try:
+            checks.distinct(getattr(args, flag), f"--{flag}")
+        except ValueError as error:
+            parser.error(str(error))
+    checks.checked_output(parser, args)
     record = run(
         args.kinds,
         tuple(range(args.seeds)),

@@ -24,14 +24,13 @@ import multiprocessing
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import torch
 
+from . import checks
 from .data import load_fashion_mnist
 from .patches import patchify
 from .position_ablation import PAPER_TABLE_8
-from .pretrained import RESULTS_DIR
 from .resolution import (
     TRANSFER_RULES,
     at_resolution,
@@ -301,19 +300,29 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--epochs",
-        type=float,
+        type=checks.arg_type(checks.positive_number),
         nargs="+",
         default=list(BUDGETS),
         help="the training budgets, in epochs per run",
     )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training images"
+        "--seeds",
+        type=checks.arg_type(checks.positive_int),
+        default=3,
+        help="seeds 0 .. N-1 of every run",
+    )
+    parser.add_argument(
+        "--lr", type=checks.arg_type(checks.positive_number), default=2e-3
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=checks.arg_type(checks.nonnegative_int),
+        default=0,
+        help="only the first N training images (0: all)",
     )
     parser.add_argument(
         "--transfer-images",
-        type=int,
+        type=checks.arg_type(checks.int_at_least, 1, 10000),
         default=1000,
         help="test images for the resolution and patch-size columns",
     )
@@ -321,17 +330,33 @@ def main(argv: list[str] | None = None) -> dict:
         "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS)
     )
     parser.add_argument(
-        "--jobs", type=int, default=1, help="runs at a time, one thread each"
+        "--jobs",
+        type=checks.arg_type(checks.positive_int),
+        default=1,
+        help="runs at a time, one thread each",
     )
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR / "position_encodings.json"
-    )
+    checks.add_output_flags(parser, "position_encodings.json", "the results record")
     parser.add_argument(
         "--update",
         action="store_true",
-        help="rerun only --variants and replace their runs in the record at --out",
+        help=(
+            "rerun only --variants and replace their runs in the record at --out "
+            "(which must exist; it is rewritten)"
+        ),
     )
     args = parser.parse_args(argv)
+    for flag in ("epochs", "variants"):
+        try:
+            checks.distinct(getattr(args, flag), f"--{flag}")
+        except ValueError as error:
+            parser.error(str(error))
+    if args.update:
+        # the record to update is read now, not after the runs
+        if not args.out.is_file():
+            parser.error(f"--update needs the record to update at --out {args.out}")
+        previous = json.loads(args.out.read_text())
+        args.overwrite = True
+    checks.checked_output(parser, args)
     record = run(
         tuple(args.variants),
         tuple(range(args.seeds)),
@@ -343,7 +368,7 @@ def main(argv: list[str] | None = None) -> dict:
         log=lambda s: print(s, flush=True),
     )
     if args.update:
-        record = update(json.loads(args.out.read_text()), record)
+        record = update(previous, record)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     for epochs, rows in record["summary"].items():

@@ -19,10 +19,10 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from . import checks
 from .embedding import PatchEmbedding
 from .model import ViT
-from .patches import _check_patch_size
-from .position import resize_position_embedding
+from .position import RESIZE_CONVENTIONS, resize_position_embedding
 
 __all__ = [
     "TRANSFER_RULES",
@@ -143,11 +143,8 @@ def at_resolution(model: ViT, image_size: int, convention: str = "timm") -> ViT:
     (``vitbook.RESIZE_CONVENTIONS``). No fine-tuning: the paper fine-tunes after
     resizing (Section 3.2); this measures what the encoding gives before it."""
     config = model_config(model)
-    if type(image_size) is not int or image_size < model.patch_size:
-        raise ValueError(
-            f"image_size must be an int of at least the patch size "
-            f"{model.patch_size}, got {image_size!r}"
-        )
+    image_size = checks.int_at_least(image_size, "image_size", model.patch_size)
+    checks.choice(convention, "convention", sorted(RESIZE_CONVENTIONS))
     config["image_size"] = image_size
     new = ViT(**config, embedding=copy.deepcopy(model.patch_embed))
     new.load_state_dict(_adapt_state(model, new, convention))
@@ -157,6 +154,8 @@ def at_resolution(model: ViT, image_size: int, convention: str = "timm") -> ViT:
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, C, size, size)``, bilinear, antialiased when it
     shrinks (the resize ``resize_matrix`` writes as a matrix)."""
+    checks.images(images, expect="any")
+    size = checks.positive_int(size, "size")
     return F.interpolate(
         images,
         size=(size, size),
@@ -169,6 +168,8 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
 def place_on_canvas(images: torch.Tensor, size: int) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, C, size, size)``: each image centred on a zero
     (black) canvas, as Fashion-MNIST's garments sit on black."""
+    checks.images(images, expect="any")
+    size = checks.positive_int(size, "size")
     h, w = images.shape[-2:]
     if size < max(h, w) or (size - h) % 2 or (size - w) % 2:
         raise ValueError(
@@ -183,6 +184,7 @@ def resize_matrix(old: int, new: int) -> torch.Tensor:
     """The resize of a ``old`` x ``old`` patch to ``new`` x ``new`` (``resize_images``:
     bilinear, antialiased when it shrinks) as a matrix ``B``, ``(new², old²)``:
     ``resize(x).flatten() == B @ x.flatten()``."""
+    old, new = checks.positive_int(old, "old"), checks.positive_int(new, "new")
     basis = torch.eye(old * old, dtype=torch.float64).reshape(-1, 1, old, old)
     return resize_images(basis, new).reshape(old * old, new * new).T
 
@@ -201,9 +203,15 @@ def resize_patch_kernel(
     ``method="area"``: the same, times the area ratio ``(P / P')²``, so that the
     kernel adds up about as much as before (the fair control).
     """
-    if method not in ("pi", "bilinear", "area"):
-        raise ValueError(f"method must be 'pi', 'bilinear' or 'area', got {method!r}")
-    p, q = _check_patch_size(patch_size), _check_patch_size(new_patch_size)
+    checks.choice(method, "method", ("pi", "bilinear", "area"))
+    checks.instance(weight, "weight", torch.Tensor, "a torch.Tensor (D, P*P*C)")
+    p = checks.positive_int(patch_size, "patch_size")
+    q = checks.positive_int(new_patch_size, "new_patch_size")
+    if weight.ndim != 2:
+        raise ValueError(
+            f"weight must have shape (D, P*P*C), got {tuple(weight.shape)}; pass "
+            "patch_embed.proj.weight"
+        )
     d, flat = weight.shape
     if flat % (p * p):
         raise ValueError(
@@ -228,12 +236,15 @@ def with_patch_size(model: ViT, patch_size: int, method: str = "pi") -> ViT:
     """``model`` with its patch-embedding kernel resized to ``patch_size``
     (``resize_patch_kernel``) for images of ``grid * patch_size`` pixels: the same grid
     of tokens, so the position table and the blocks are kept as they are."""
-    if not isinstance(getattr(model, "patch_embed", None), PatchEmbedding):
+    checks.instance(model, "model", ViT, "a vitbook.ViT")
+    if not isinstance(model.patch_embed, PatchEmbedding):
         raise TypeError(
             "with_patch_size resizes a vitbook.PatchEmbedding kernel; this model's "
             f"patch embedding is {type(model.patch_embed).__name__}"
         )
     config = model_config(model)
+    patch_size = checks.positive_int(patch_size, "patch_size")
+    checks.choice(method, "method", ("pi", "bilinear", "area"))
     rows, cols = model.grid_size
     config["patch_size"] = patch_size
     config["image_size"] = rows * patch_size

@@ -14,15 +14,15 @@ import functools
 import math
 import platform
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import checks
 from .data import load_fashion_mnist, random_crop_flip, random_flip
 from .embedding import ConvStem
 from .model import POSITION_KINDS, ViT
-from .pretrained import WEIGHTS_DIR, save_checkpoint
+from .pretrained import save_checkpoint
 from .training import TrainConfig, accuracy, default_device, train_classifier
 
 __all__ = [
@@ -187,6 +187,20 @@ def train_fashion_vit(
     records it. ``architecture="cnn"`` trains ``vitbook.cnn_baseline.SmallCNN`` with
     ``REFERENCE_CNN`` instead of a ViT, with the same data, recipe and budget.
     """
+    # every argument checked before the data loads and the training starts
+    epochs = checks.positive_number(epochs, "epochs")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    lr = checks.positive_number(lr, "lr")
+    weight_decay = checks.number(weight_decay, "weight_decay", low=0)
+    label_smoothing = checks.number(
+        label_smoothing, "label_smoothing", low=0, high=1, high_open=True
+    )
+    checks.instance(fused, "fused", bool, "True or False")
+    seed = checks.nonnegative_int(seed, "seed")
+    train_limit = checks.nonnegative_int(train_limit, "train_limit")
+    evals = checks.positive_int(evals, "evals")
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be a function (such as print) or None, got {log!r}")
     stem = model_options.pop("stem", "patchify")
     stem_channels = model_options.pop("stem_channels", None)
     architecture = model_options.pop("architecture", "vit")
@@ -197,12 +211,8 @@ def train_fashion_vit(
             "architecture='cnn' trains vitbook.cnn_baseline.REFERENCE_CNN and takes "
             f"no ViT options, got stem={stem!r} and {sorted(model_options)}"
         )
-    if augment not in AUGMENTATIONS:
-        raise ValueError(
-            f"augment must be one of {sorted(AUGMENTATIONS)}, got {augment!r}"
-        )
-    if stem not in ("patchify", "conv"):
-        raise ValueError(f"stem must be 'patchify' or 'conv', got {stem!r}")
+    checks.choice(augment, "augment", sorted(AUGMENTATIONS))
+    checks.choice(stem, "stem", ("patchify", "conv"))
     device = default_device()
     train_x, train_y = load_fashion_mnist("train")
     test_x, test_y = load_fashion_mnist("test")
@@ -317,32 +327,60 @@ def main(argv: list[str] | None = None) -> dict:
             "Train the tiny ViT on Fashion-MNIST; write <out>.pt and <out>.json."
         ),
     )
-    parser.add_argument("--epochs", type=float, default=REFERENCE_RECIPE["epochs"])
     parser.add_argument(
-        "--batch-size", type=int, default=REFERENCE_RECIPE["batch_size"]
-    )
-    parser.add_argument("--lr", type=float, default=REFERENCE_RECIPE["lr"])
-    parser.add_argument(
-        "--weight-decay", type=float, default=REFERENCE_RECIPE["weight_decay"]
+        "--epochs",
+        type=checks.arg_type(checks.positive_number),
+        default=REFERENCE_RECIPE["epochs"],
     )
     parser.add_argument(
-        "--label-smoothing", type=float, default=REFERENCE_RECIPE["label_smoothing"]
+        "--batch-size",
+        type=checks.arg_type(checks.positive_int),
+        default=REFERENCE_RECIPE["batch_size"],
+    )
+    parser.add_argument(
+        "--lr",
+        type=checks.arg_type(checks.positive_number),
+        default=REFERENCE_RECIPE["lr"],
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=checks.arg_type(checks.number, low=0),
+        default=REFERENCE_RECIPE["weight_decay"],
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=checks.arg_type(checks.number, low=0, high=1, high_open=True),
+        default=REFERENCE_RECIPE["label_smoothing"],
     )
     parser.add_argument(
         "--augment", choices=sorted(AUGMENTATIONS), default=REFERENCE_RECIPE["augment"]
     )
-    parser.add_argument("--depth", type=int, default=REFERENCE_MODEL["depth"])
+    parser.add_argument(
+        "--depth",
+        type=checks.arg_type(checks.positive_int),
+        default=REFERENCE_MODEL["depth"],
+    )
     parser.add_argument("--position", choices=POSITION_KINDS, default="learned")
     parser.add_argument("--pool", choices=["cls", "mean"], default="cls")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--train-limit", type=int, default=0, help="only the first N training images"
+        "--seed", type=checks.arg_type(checks.nonnegative_int), default=0
     )
     parser.add_argument(
-        "--evals", type=int, default=10, help="test evaluations along the way"
+        "--train-limit",
+        type=checks.arg_type(checks.nonnegative_int),
+        default=0,
+        help="only the first N training images (0: all)",
     )
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "fashion_vit")
+    parser.add_argument(
+        "--evals",
+        type=checks.arg_type(checks.positive_int),
+        default=10,
+        help="test evaluations along the way",
+    )
+    checks.add_output_flags(parser, "fashion_vit", "OUT.pt and OUT.json")
     args = parser.parse_args(argv)
+    # where the checkpoint goes, checked before the training, not after it
+    checks.checked_output(parser, args, ".pt", ".json")
     model, model_config, info = train_fashion_vit(
         epochs=args.epochs,
         batch_size=args.batch_size,

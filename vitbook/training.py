@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
+
 __all__ = [
     "TrainConfig",
     "accuracy",
@@ -39,6 +41,31 @@ class TrainConfig:
     label_smoothing: float = 0.0
     fused: bool = False  # AdamW's fused kernel: a few % faster, last bits differ
     log_every: int = 0  # 0: record the loss of every step, print nothing
+
+    def __post_init__(self):
+        # every field checked where the config is made, not at step 1 (or never)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (``train_classifier`` checks again: a field may have been
+        changed after the config was made)."""
+        self.steps = checks.positive_int(self.steps, "steps")
+        self.batch_size = checks.positive_int(self.batch_size, "batch_size")
+        self.lr = checks.positive_number(self.lr, "lr")
+        self.weight_decay = checks.number(self.weight_decay, "weight_decay", low=0)
+        self.warmup_steps = checks.nonnegative_int(self.warmup_steps, "warmup_steps")
+        if self.warmup_steps > self.steps:
+            raise ValueError(
+                f"warmup_steps {self.warmup_steps} is more than steps {self.steps}: "
+                "the learning rate would never reach lr; use fewer warm-up steps"
+            )
+        self.grad_clip = checks.number(self.grad_clip, "grad_clip", low=0)
+        self.seed = checks.nonnegative_int(self.seed, "seed")
+        self.label_smoothing = checks.number(
+            self.label_smoothing, "label_smoothing", low=0, high=1, high_open=True
+        )
+        checks.instance(self.fused, "fused", bool, "True or False")
+        self.log_every = checks.nonnegative_int(self.log_every, "log_every")
 
 
 @dataclass
@@ -88,6 +115,44 @@ def decay_split(
     return decay, no_decay
 
 
+def _check_data(
+    images: torch.Tensor, labels: torch.Tensor, model: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float images ``(M, ...)`` and integer labels ``(M,)`` (as int64), each a class
+    of ``model`` (``0 .. classes - 1``, where its ``head`` says how many)."""
+    checks.instance(images, "images", torch.Tensor, "a torch.Tensor (M, C, H, W)")
+    checks.instance(labels, "labels", torch.Tensor, "a torch.Tensor (M,) of ints")
+    if images.ndim == 4:
+        checks.images(images, expect="any")
+    elif not images.is_floating_point():
+        raise TypeError(
+            f"images must be float, got dtype {images.dtype}; for uint8 images use "
+            "images.float() / 255"
+        )
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(
+            f"labels must be class indices (ints), got dtype {labels.dtype}; for "
+            "one-hot labels use labels.argmax(dim=1)"
+        )
+    if labels.ndim != 1:
+        raise ValueError(f"labels must have shape (M,), got {tuple(labels.shape)}")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{len(images)} images but {len(labels)} labels: give one label per image"
+        )
+    head = getattr(model, "head", None)
+    classes = head.out_features if isinstance(head, nn.Linear) else None
+    if len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or (classes is not None and high >= classes):
+            limit = f"0 .. {classes - 1}" if classes else ">= 0"
+            raise ValueError(
+                f"labels must be class indices {limit} (the model's head has "
+                f"{classes} outputs), got labels {low} .. {high}"
+            )
+    return images, labels.long()
+
+
 def train_classifier(
     model: nn.Module,
     images: torch.Tensor,
@@ -105,8 +170,21 @@ def train_classifier(
     the same run.
     """
     config = config or TrainConfig()
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    checks.instance(model, "model", nn.Module, "an nn.Module")
+    checks.instance(config, "config", TrainConfig, "a vitbook.TrainConfig or None")
+    config.validate()
+    for name, function in (("augment", augment), ("on_step", on_step)):
+        if function is not None and not callable(function):
+            raise TypeError(f"{name} must be a function or None, got {function!r}")
+    images, labels = _check_data(images, labels, model)
+    if config.batch_size > len(images):
+        raise ValueError(
+            f"batch_size {config.batch_size} is more than the {len(images)} training "
+            "images: every batch would repeat them; use a smaller batch_size or more "
+            "images"
+        )
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"model {type(model).__name__} has no parameters to train")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
     decay, no_decay = decay_split(model)
@@ -130,6 +208,9 @@ def train_classifier(
         x, y = images[index].to(device), labels[index].to(device)
         if augment is not None:
             x = augment(x, generator)
+            checks.instance(x, "what augment returned", torch.Tensor, "a batch tensor")
+        # a NaN in one batch would make every weight NaN after this step
+        checks.finite(x, f"the training batch of step {step + 1}")
         lr = _lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -156,6 +237,11 @@ def accuracy(
 ) -> float:
     """The fraction of ``images`` that ``model`` classifies as ``labels``
     (in eval mode)."""
+    checks.instance(model, "model", nn.Module, "an nn.Module")
+    images, labels = _check_data(images, labels, model)
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    if len(images) == 0:
+        raise ValueError("images is empty: there is no accuracy of no images")
     model.eval()
     device = next(model.parameters()).device
     correct = 0

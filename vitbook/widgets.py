@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import numbers
 import re
 from collections.abc import Callable, Iterable
 
@@ -21,8 +22,9 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from . import checks
 from .embedding import PatchEmbedding, cosine_similarity_matrix
-from .patches import grid_size, patchify
+from .patches import _pair, grid_size, patchify
 from .plots import BOOK_DPI, draw_patch_grid, draw_similarity_grid, patch_image
 from .position import (
     LearnedPositionEmbedding,
@@ -42,6 +44,8 @@ __all__ = [
 def figure_to_png(fig: Figure, dpi: int = BOOK_DPI) -> bytes:
     """The PNG bytes of ``fig`` at ``dpi`` (it is then closed,
     so not also shown inline)."""
+    checks.instance(fig, "fig", Figure, "a matplotlib Figure")
+    dpi = checks.positive_int(dpi, "dpi")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
@@ -61,22 +65,33 @@ def static_gallery(
     CSS only, so it needs no JavaScript and no kernel. The caption comes from the cell
     (myst-nb's figure caption), like any figure's.
     """
+    checks.instance(name, "name", str, "a str")
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
         raise ValueError(
             f"name must be lower-case letters, digits and '-', starting with a letter; "
             f"got {name!r}"
+        )
+    if isinstance(frames, (str, bytes)) or not isinstance(frames, Iterable):
+        raise TypeError(
+            f"frames must be a list of (label, figure, alt) tuples, got {frames!r}"
         )
     frames = list(frames)
     if not frames:
         raise ValueError("static_gallery needs at least one frame")
     css, inputs, labels, images = [], [], [], []
     for i, frame in enumerate(frames):
+        if not isinstance(frame, (tuple, list)):
+            raise TypeError(
+                f"frame {i} must be a tuple (label, figure, alt), got {frame!r}"
+            )
         if len(frame) != 3 or not str(frame[2]).strip():
             raise ValueError(
                 f"frame {i} must be (label, figure, alt) with a non-empty alt text "
-                f"saying what the picture shows, got {len(frame)} items"
+                "saying what the picture shows"
             )
         label, figure, alt = frame
+        checks.instance(label, f"frame {i}'s label", str, "a str")
+        checks.instance(figure, f"frame {i}'s figure", Figure, "a matplotlib Figure")
         data = base64.b64encode(figure_to_png(figure, dpi=dpi)).decode("ascii")
         fid = f"{name}-{i}"
         checked = " checked" if i == 0 else ""
@@ -111,6 +126,32 @@ def static_gallery(
         f'<div class="vb-buttons">{"".join(labels)}</div>'
         f'<div class="vb-frames">{"".join(images)}</div></div>'
     )
+
+
+def _index(value, name: str, count: int, what: str) -> int:
+    """A position ``0 .. count - 1`` in ``what``."""
+    value = checks.nonnegative_int(value, name)
+    if value >= count:
+        raise ValueError(f"{name} {value} is out of range for {what}: 0 .. {count - 1}")
+    return value
+
+
+def _states(states, name: str, length: int, example: str) -> list[tuple]:
+    """A gallery's states: a non-empty list of tuples of ``length`` values."""
+    if isinstance(states, (str, bytes)) or not isinstance(states, Iterable):
+        raise TypeError(
+            f"{name} must be a list of states such as {example}, got {states!r}"
+        )
+    states = list(states)
+    if not states:
+        raise ValueError(f"{name} is empty; give at least one state such as {example}")
+    for state in states:
+        if not isinstance(state, (tuple, list)) or len(state) != length:
+            raise TypeError(
+                f"each of {name} must be a tuple of {length} values such as {example}, "
+                f"got {state!r}"
+            )
+    return [tuple(state) for state in states]
 
 
 def _live(render: Callable[..., Figure], controls: dict, description: str):
@@ -155,6 +196,14 @@ def _live(render: Callable[..., Figure], controls: dict, description: str):
     return box
 
 
+def _one_image(image: torch.Tensor) -> None:
+    if image.shape[0] != 1:
+        raise ValueError(
+            f"image must have shape (1, C, H, W), got {tuple(image.shape)}; pass one "
+            "image, e.g. images[:1]"
+        )
+
+
 class PatchExplorer:
     """Explore the patches of a ``(1, C, H, W)`` image: the grid, one patch enlarged,
     its values per channel and its flattened vector."""
@@ -162,12 +211,20 @@ class PatchExplorer:
     def __init__(
         self, image: torch.Tensor, patch_sizes: Iterable[int] = (8, 14, 16, 28, 32, 56)
     ):
-        if image.ndim != 4 or image.shape[0] != 1:
-            raise ValueError(
-                f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
-            )
+        # one RGB image (1, 3, H, W) in [0, 1]: the panels draw red, green and blue
+        checks.images(image, "image", channels=3)
+        _one_image(image)
         self.image = image
-        self.patch_sizes = [int(p) for p in patch_sizes]
+        if isinstance(patch_sizes, int) or not isinstance(patch_sizes, Iterable):
+            raise TypeError(
+                f"patch_sizes must be a list of ints such as (8, 16), got "
+                f"{patch_sizes!r}"
+            )
+        self.patch_sizes = [
+            checks.positive_int(p, "each of patch_sizes") for p in patch_sizes
+        ]
+        if not self.patch_sizes:
+            raise ValueError("patch_sizes is empty; give at least one, e.g. (16,)")
         for p in self.patch_sizes:
             # raises a clear error if p does not divide the image
             grid_size(tuple(image.shape[-2:]), p)
@@ -177,12 +234,8 @@ class PatchExplorer:
         return rows * cols
 
     def _patch(self, patch_size: int, index: int) -> torch.Tensor:
-        n = self.num_patches(patch_size)
-        if not 0 <= index < n:
-            raise ValueError(
-                f"patch index {index} is out of range for patch size {patch_size}: "
-                f"0 .. {n - 1}"
-            )
+        n = self.num_patches(checks.positive_int(patch_size, "patch_size"))
+        _index(index, "patch index", n, f"patch size {patch_size}")
         return patchify(self.image, patch_size)[0, index]  # (P*P*C,)
 
     def render(self, patch_size: int = 16, index: int = 0) -> Figure:
@@ -272,6 +325,7 @@ class PatchExplorer:
 
     def gallery(self, states: Iterable[tuple[int, int]]) -> str:
         """The no-kernel version: pre-rendered ``(patch_size, index)`` states."""
+        states = _states(states, "states", 2, "(16, 0): patch size 16, patch 0")
         frames = [
             (f"P={p}, patch {i}", self.render(p, i), self.describe(p, i))
             for p, i in states
@@ -314,10 +368,19 @@ class SimilarityExplorer:
         embeddings: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
         patch_size: int = 16,
     ):
-        if image.ndim != 4 or image.shape[0] != 1:
-            raise ValueError(
-                f"image must have shape (1, C, H, W), got {tuple(image.shape)}"
+        checks.images(image, "image")
+        _one_image(image)
+        patch_size = checks.positive_int(patch_size, "patch_size")
+        if embeddings is not None:
+            checks.instance(
+                embeddings, "embeddings", dict, "a dict {name: embedding} or None"
             )
+            for name, embedding in embeddings.items():
+                if not callable(embedding):
+                    raise TypeError(
+                        f"embeddings[{name!r}] must map the image to tokens (a "
+                        f"PatchEmbedding or a function), got {embedding!r}"
+                    )
         self.image, self.patch_size = image, patch_size
         self.grid = grid_size(tuple(image.shape[-2:]), patch_size)
         channels = image.shape[1]
@@ -332,7 +395,18 @@ class SimilarityExplorer:
         self.spaces = {f"raw pixels ({raw.shape[1]} values)": raw}
         with torch.no_grad():
             for name, embedding in embeddings.items():
-                tokens = embedding(image)  # (1, N, D)
+                try:
+                    tokens = embedding(image)  # (1, N, D)
+                except (TypeError, ValueError, RuntimeError) as error:
+                    raise ValueError(
+                        f"embeddings[{name!r}] fails on the image of shape "
+                        f"{tuple(image.shape)}: {error}"
+                    ) from error
+                if not isinstance(tokens, torch.Tensor):
+                    raise TypeError(
+                        f"embeddings[{name!r}] must return a torch.Tensor (1, N, D), "
+                        f"got {type(tokens).__name__}"
+                    )
                 if tokens.ndim != 3 or tokens.shape[:2] != (1, raw.shape[0]):
                     raise ValueError(
                         f"embedding {name!r} must map the image to (1, N, D) = "
@@ -349,10 +423,8 @@ class SimilarityExplorer:
     def similarities(self, index: int, center: str = "none") -> dict[str, torch.Tensor]:
         """Patch ``index``'s cosine similarity to every patch, ``(N,)``, in each space,
         after ``center``."""
-        if not 0 <= index < self.num_patches:
-            raise ValueError(
-                f"patch index {index} is out of range: 0 .. {self.num_patches - 1}"
-            )
+        _index(index, "patch index", self.num_patches, f"{self.num_patches} patches")
+        checks.choice(center, "center", CENTERINGS)
         result = {}
         for name, vectors in self.spaces.items():
             centered = _centered(vectors, center)  # (N, D)
@@ -434,9 +506,14 @@ class SimilarityExplorer:
 
     def gallery(self, states: Iterable[int | tuple[int, str]]) -> str:
         """The no-kernel version: pre-rendered query patches, or ``(index, center)``."""
+        example = "3 or (3, 'each vector')"
+        if isinstance(states, (str, bytes)) or not isinstance(states, Iterable):
+            raise TypeError(
+                f"states must be a list such as [{example}], got {states!r}"
+            )
+        states = [(s, "none") if isinstance(s, numbers.Integral) else s for s in states]
         frames = []
-        for state in states:
-            index, center = (state, "none") if isinstance(state, int) else state
+        for index, center in _states(states, "states", 2, example):
             label = f"patch {index}" + (
                 "" if center == "none" else f", centred: {center}"
             )
@@ -464,9 +541,11 @@ class PositionExplorer:
         extra: dict[str, torch.Tensor] | None = None,
         seed: int = 0,
     ):
-        from .patches import _pair
-
         self.grid = _pair(grid, "grid")
+        dim = checks.positive_int(dim, "dim")
+        seed = checks.nonnegative_int(seed, "seed")
+        if extra is not None:
+            checks.instance(extra, "extra", dict, "a dict {name: (N, D) table} or None")
         rows, cols = self.grid
         n = rows * cols
         # seed the learned table without moving the caller's seed
@@ -480,6 +559,8 @@ class PositionExplorer:
             "2-D sine-cosine": (sincos_position_embedding(self.grid, dim), self.grid),
         }
         for name, table in (extra or {}).items():
+            checks.instance(table, f"extra[{name!r}]", torch.Tensor, "a tensor (N, D)")
+            checks.finite(table, f"extra[{name!r}]")
             table = table.detach().float()
             if table.ndim == 3 and table.shape[0] == 1:
                 table = table[0]
@@ -496,6 +577,7 @@ class PositionExplorer:
     def query_on(self, grid: tuple[int, int], row: int, col: int) -> tuple[int, int]:
         """The position of ``grid`` at the same place in the image as ``(row, col)`` of
         the explorer's grid."""
+        grid = _pair(grid, "grid")
         rows, cols = self.grid
         return int((row + 0.5) * grid[0] / rows), int((col + 0.5) * grid[1] / cols)
 
@@ -503,7 +585,9 @@ class PositionExplorer:
         """For each table: the query's cosine similarity to every position of its grid,
         ``(N,)``."""
         rows, cols = self.grid
-        if not (0 <= row < rows and 0 <= col < cols):
+        row = checks.nonnegative_int(row, "row")
+        col = checks.nonnegative_int(col, "col")
+        if not (row < rows and col < cols):
             raise ValueError(
                 f"position ({row}, {col}) is outside the {rows}x{cols} grid: "
                 f"rows 0 .. {rows - 1}, columns 0 .. {cols - 1}"
@@ -579,10 +663,11 @@ class PositionExplorer:
                 torch.arange(grid[0]), torch.arange(grid[1]), indexing="ij"
             )
             steps = ((rr - r).abs() + (cc - c).abs()).flatten()  # grid steps away
-            near, far = values[steps == 1].mean(), values[steps >= 4]
+            near, far = values[steps == 1], values[steps >= 4]
+            near_text = f"{near.mean().item():.2f}" if len(near) else "none"
             far_text = f"{far.mean().item():.2f}" if len(far) else "none"
             parts.append(
-                f"{name}: {near.item():.2f} to the next positions, "
+                f"{name}: {near_text} to the next positions, "
                 f"{far_text} at 4 or more steps"
             )
         return (
@@ -606,6 +691,7 @@ class PositionExplorer:
 
     def gallery(self, states: Iterable[tuple[int, int]]) -> str:
         """The no-kernel version: pre-rendered ``(row, col)`` query positions."""
+        states = _states(states, "states", 2, "(3, 4): row 3, column 4")
         frames = [
             (f"row {r}, column {c}", self.render(r, c), self.describe(r, c))
             for r, c in states
