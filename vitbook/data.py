@@ -9,25 +9,37 @@ downloaded once, always verified.
 4. the official download, saved into that cache, where the network allows.
 
 Each file may be gzipped or not. Its decompressed bytes must match a known SHA-256 sum,
-wherever it came from: a mismatch is an error, and a bad download is deleted, never
-kept. No other data is ever substituted.
+wherever it came from. A file that is cut off, damaged or wrong is an error that names
+it and says what to do; the loader deletes only its own copies (a bad download, a bad
+file in the user cache, which it then downloads again once, with a ``DataWarning``).
+A ``$VITBOOK_FASHION_MNIST`` that names no usable folder is a ``DataWarning``, and the
+loader looks further. No other data is ever substituted.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
+import shutil
 import urllib.error
 import urllib.request
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import checks
+
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "ChecksumError",
+    "DamagedFileError",
     "DataNotFoundError",
+    "DataWarning",
     "load_fashion_mnist",
     "search_paths",
 ]
@@ -87,60 +99,177 @@ class ChecksumError(ValueError):
     """A data file's decompressed contents do not match the known SHA-256 sum."""
 
 
+class DamagedFileError(ChecksumError):
+    """A data file cannot be decompressed: it is cut off, not gzip, or damaged."""
+
+
+class DataWarning(UserWarning):
+    """The loader skipped or replaced something, and carried on."""
+
+
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "vitbook" / "fashion-mnist"
 
 
+def _places() -> list[tuple[str, str, Path]]:
+    """Where the loader looks, in order: ``(key, what, directory)``, where ``key``
+    is "env", "system" or "cache". An empty ``$VITBOOK_FASHION_MNIST`` is unset."""
+    places = []
+    if os.environ.get(ENV_VAR):
+        places.append(("env", f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
+    places.append(("system", "Debian package dataset-fashion-mnist", SYSTEM_DIR))
+    places.append(("cache", "user cache", cache_dir()))
+    return places
+
+
 def search_paths() -> list[tuple[str, Path]]:
     """Where the loader looks, in order: ``(what, directory)`` pairs."""
-    paths = []
-    if os.environ.get(ENV_VAR):
-        paths.append((f"${ENV_VAR}", Path(os.environ[ENV_VAR])))
-    paths.append(("Debian package dataset-fashion-mnist", SYSTEM_DIR))
-    paths.append(("user cache", cache_dir()))
-    return paths
+    return [(what, directory) for _, what, directory in _places()]
 
 
-def _read(path: Path) -> bytes:
+def _file_in(directory: Path, name: str) -> Path | None:
+    """``name``.gz or ``name`` in ``directory``, the gzipped one first; or None."""
+    for candidate in (directory / f"{name}.gz", directory / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _find(name: str) -> tuple[str, Path] | None:
+    """The first place (its key, see ``_places``) and file that holds ``name``."""
+    for key, _, directory in _places():
+        path = _file_in(directory, name)
+        if path is not None:
+            return key, path
+    return None
+
+
+def _names(spec: dict) -> list[str]:
+    """A split's two file names: images, then labels."""
+    return [spec["images"][0], spec["labels"][0]]
+
+
+def _check_env_dir(split: str) -> None:
+    """Warn (DataWarning) when ``$VITBOOK_FASHION_MNIST`` is set but names no folder,
+    or a folder without the files of ``split``: the loader then looks further."""
+    value = os.environ.get(ENV_VAR)
+    if not value:
+        return
+    directory = Path(value)
+    everything = [name for spec in FILES.values() for name in _names(spec)]
+    if not directory.exists():
+        problem = "names no existing folder, so it is ignored"
+    elif not directory.is_dir():
+        problem = "names a file, not a folder, so it is ignored"
+    elif not any(_file_in(directory, name) for name in everything):
+        listed = ", ".join(everything)
+        problem = (
+            f"names a folder that holds none of the Fashion-MNIST files ({listed}, "
+            "each gzipped as .gz or not), so it is ignored"
+        )
+    else:
+        missing = [
+            name for name in _names(FILES[split]) if _file_in(directory, name) is None
+        ]
+        if not missing:
+            return
+        listed = ", ".join(f"{name}(.gz)" for name in missing)
+        problem = (
+            f"names a folder that lacks {listed}, needed for split {split!r}; "
+            "the loader looks for those in the next places"
+        )
+    warnings.warn(
+        f"${ENV_VAR}={value!r} {problem}. Set it to the folder that holds the "
+        f"official files from {URL}, or unset it.",
+        DataWarning,
+        stacklevel=3,
+    )
+
+
+def _advice(key: str, name: str, download: bool) -> str:
+    """What the user should know about a bad file ``name`` found at place ``key``
+    (see ``_places``; "download" for a fresh download), and what to do."""
+    if key == "cache":
+        again = (
+            " and downloads it again"
+            if download
+            else "; a call with download=True downloads it again"
+        )
+        return (
+            "It was in vitbook's own user cache, which is safe to delete: "
+            f"the loader has deleted it{again}."
+        )
+    if key == "download":
+        return (
+            f"It was just downloaded from {URL}, and the loader has deleted it. "
+            "Try again later; if this keeps happening, something on the way changes "
+            "the file: get the files another way (`apt-get install "
+            f"dataset-fashion-mnist`, or a folder named by ${ENV_VAR})."
+        )
+    if key == "system":
+        return (
+            "It belongs to Debian's package dataset-fashion-mnist, and the loader "
+            "leaves it alone: reinstall it with "
+            "`sudo apt-get install --reinstall dataset-fashion-mnist`."
+        )
+    return (
+        f"It is in the folder ${ENV_VAR} names, and the loader leaves it alone: "
+        "it is safe to delete it, or to replace it with the official file "
+        f"{URL}{name}.gz."
+    )
+
+
+def _read(path: Path, advice: str) -> bytes:
+    """The bytes of ``path``, decompressed if gzipped. A ``.gz`` (or ``.gz.part``)
+    file must be gzip; a file that is not raises DamagedFileError, with ``advice``."""
     raw = path.read_bytes()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    named_gz = path.name.endswith((".gz", ".gz.part"))
+    if raw[:2] != b"\x1f\x8b":
+        if not named_gz:
+            return raw
+        problem = (
+            f"is not a gzip file (it starts with {raw[:16]!r}, not the gzip "
+            "signature 1f 8b)"
+        )
+    else:
+        try:
+            return gzip.decompress(raw)
+        except EOFError:
+            problem = f"is cut off: its gzip data end early, after {len(raw)} bytes"
+        except (gzip.BadGzipFile, zlib.error) as error:
+            problem = f"is damaged: gzip cannot decompress it ({error})"
+    raise DamagedFileError(f"{path} {problem}. {advice}")
 
 
-def _verified(path: Path, sha256: str) -> bytes:
-    data = _read(path)
+def _verified(path: Path, sha256: str, advice: str) -> bytes:
+    """The decompressed contents of ``path`` if their SHA-256 is ``sha256``; else
+    DamagedFileError or ChecksumError, naming ``path``, with ``advice``."""
+    data = _read(path, advice)
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ChecksumError(
             f"{path} does not hold the expected Fashion-MNIST data: "
-            f"SHA-256 of its contents is {digest}, expected {sha256}. "
-            "Replace it with the official file."
+            f"SHA-256 of its contents is {digest}, expected {sha256}. {advice}"
         )
     return data
 
 
-def _find(name: str) -> Path | None:
-    for _, directory in search_paths():
-        for candidate in (directory / f"{name}.gz", directory / name):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def _download(name: str, sha256: str, timeout: float = 30.0) -> Path:
-    """Download ``name``.gz into the cache; verify it; delete it again if it is bad."""
+def _download(name: str, sha256: str, timeout: float = 30.0) -> bytes:
+    """Download ``name``.gz into the cache and verify it: its contents. Whatever
+    fails, no partial or bad file is left behind."""
     target = cache_dir() / f"{name}.gz"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".gz.part")
-    with urllib.request.urlopen(URL + f"{name}.gz", timeout=timeout) as response:
-        partial.write_bytes(response.read())
     try:
-        _verified(partial, sha256)
-    except Exception:
+        with urllib.request.urlopen(URL + f"{name}.gz", timeout=timeout) as response:
+            with partial.open("wb") as file:
+                shutil.copyfileobj(response, file)
+        data = _verified(partial, sha256, _advice("download", name, True))
+        partial.replace(target)
+    finally:
         partial.unlink(missing_ok=True)
-        raise
-    partial.replace(target)
-    return target
+    return data
 
 
 def _parse_idx(data: bytes, dims: int) -> np.ndarray:
@@ -152,15 +281,37 @@ def _parse_idx(data: bytes, dims: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def _download_failure(error: Exception) -> str:
+    """Why a download failed, for DataNotFoundError."""
+    if isinstance(error, http.client.IncompleteRead):
+        return f"the download from {URL} was cut off ({error})"
+    return f"the download from {URL} failed ({type(error).__name__}: {error})"
+
+
 def _load_file(name: str, sha256: str, download: bool) -> bytes:
-    path = _find(name)
-    if path is not None:
-        return _verified(path, sha256)
+    found = _find(name)
+    if found is not None:
+        key, path = found
+        try:
+            return _verified(path, sha256, _advice(key, name, download))
+        except ChecksumError as error:
+            if key != "cache":
+                raise
+            # vitbook's own copy: a bad one is never kept
+            path.unlink(missing_ok=True)
+            if not download:
+                raise
+            warnings.warn(str(error), DataWarning, stacklevel=3)
     if download:
         try:
-            return _verified(_download(name, sha256), sha256)
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
-            reason = f"the download from {URL} failed ({error})"
+            return _download(name, sha256)
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,
+            TimeoutError,
+        ) as error:
+            reason = _download_failure(error)
     else:
         reason = "downloading was switched off (download=False)"
     places = "\n".join(f"  - {what}: {directory}" for what, directory in search_paths())
@@ -173,13 +324,29 @@ def _load_file(name: str, sha256: str, download: bool) -> bytes:
     )
 
 
+def _check_split(split: object) -> None:
+    checks.choice(split, "split", tuple(FILES))
+
+
+def _check_download(download: object) -> None:
+    checks.instance(
+        download, "download", bool, "True or False (False: never use the network)"
+    )
+
+
 def load_fashion_mnist(
     split: str = "train", download: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST ``split`` ("train" or "test"):
-    uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``."""
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``.
+
+    A damaged file, or one whose checksum is wrong, is an error naming it, unless it
+    is in vitbook's own cache: there it is deleted and, if ``download``, downloaded
+    again (with a DataWarning). An unusable ``$VITBOOK_FASHION_MNIST`` is a
+    DataWarning, and the loader looks further."""
+    _check_split(split)
+    _check_download(download)
+    _check_env_dir(split)
     spec = FILES[split]
     images = _parse_idx(_load_file(*spec["images"], download=download), dims=3)
     labels = _parse_idx(_load_file(*spec["labels"], download=download), dims=1)
@@ -205,14 +372,17 @@ def random_crop_flip(
     generator, the same batch.
     """
     b, _, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (padding,) * 4)  # (B, C, H+2p, W+2p)
+    # (B, C, H+2p, W+2p)
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
     dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
     dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # (B, H)
-    cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # (B, W)
+    # rows (B, H) and columns (B, W) to take
+    rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)
+    cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)
     index = torch.arange(b, device=images.device)[:, None, None]
     channels_last = padded.permute(0, 2, 3, 1)
-    out = channels_last[index, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    # (B, H, W, C)
+    out = channels_last[index, rows[:, :, None], cols[:, None, :]]
     out = out.permute(0, 3, 1, 2)
     flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
