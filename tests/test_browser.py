@@ -1,19 +1,23 @@
 """The built book in a real browser: every page loads cleanly and its explorers respond.
 
 Serves ``_build/html`` from 127.0.0.1 and opens every page of _toc.yml in headless
-Chromium (Debian's ``chromium`` and ``chromium-driver``; nothing is ever downloaded).
+Chrome or Chromium, driven by a chromedriver found on disk (nothing is ever downloaded).
 On each page: no console errors, every image decoded, the Colab link opens the page's
 own notebook, and every no-kernel explorer shows another frame when another button is
 clicked. A screenshot of each page goes to ``_build/screenshots/<page>.png``.
 
-Run the README's build command first. ``VITBOOK_SKIP_BROWSER=1`` skips this module on a
-machine without Chromium; CI never sets it.
+Run the README's build command first. tests/test_browser_discovery.py finds the browser
+and its driver (``VITBOOK_CHROME`` and ``VITBOOK_CHROMEDRIVER``, else the usual places).
+Without them this module is skipped, in one line, or fails where
+``VITBOOK_REQUIRE_BROWSER=1`` (CI sets it); ``VITBOOK_SKIP_BROWSER=1`` always skips it.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, colab_link, config, toc_entries, toc_notebooks
+from test_browser_discovery import BUILT, SKIP_VARIABLE, browser_or_fail, skip_reason
 
 try:
     from selenium import webdriver
@@ -33,10 +38,7 @@ except ImportError:  # require_prerequisites() says what to install
 
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BUILD_COMMAND = "jupyter-book build . --warningiserror --nitpick --keep-going"
-SKIP_VARIABLE = "VITBOOK_SKIP_BROWSER"
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -55,31 +57,30 @@ PAGE_IDS = [Path(entry).name for entry in ENTRIES]
 NOTEBOOK_ENTRIES = {str(p.relative_to(ROOT).with_suffix("")) for p in toc_notebooks()}
 
 
-def require_prerequisites() -> None:
-    """Skip only when asked to; otherwise fail,
-    saying what is missing and how to add it."""
-    if os.environ.get(SKIP_VARIABLE) == "1":
-        pytest.skip(f"{SKIP_VARIABLE}=1: the browser test of the built book is skipped")
+# Skipped as a whole, one line in `pytest -rs`, where asked to or without a browser;
+# see skip_reason for what fails instead.
+SKIP_REASON = skip_reason(os.environ, os.path.isfile, shutil.which, sys.platform)
+if SKIP_REASON:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+
+def require_prerequisites() -> tuple[str, str]:
+    """The browser and its driver; fails, saying what is missing and how to add it."""
     skip_hint = f"(or set {SKIP_VARIABLE}=1 to skip the browser test on this machine)"
-    if not (HTML / "index.html").is_file():
+    if not os.path.isfile(BUILT):
         pytest.fail(
-            f"the book is not built: {HTML / 'index.html'} is missing; run "
+            f"the book is not built: {BUILT} is missing; run "
             f"`{BUILD_COMMAND}` from the repository root first {skip_hint}",
             pytrace=False,
         )
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found; install Debian's browser and driver: "
-            f"`apt-get install chromium chromium-driver` {skip_hint}",
-            pytrace=False,
-        )
+    paths = browser_or_fail(os.environ, os.path.isfile, shutil.which, sys.platform)
     if webdriver is None:
         pytest.fail(
             "selenium is not installed; run `pip install -r requirements.txt` "
             f"{skip_hint}",
             pytrace=False,
         )
+    return paths
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -90,9 +91,14 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def book_url():
+def browser_paths() -> tuple[str, str]:
+    """The browser and the driver that this module uses (``find_browser``)."""
+    return require_prerequisites()
+
+
+@pytest.fixture(scope="module")
+def book_url(browser_paths):
     """The built book, served from 127.0.0.1 on a free port while this module runs."""
-    require_prerequisites()
     handler = functools.partial(QuietHandler, directory=str(HTML))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -104,10 +110,11 @@ def book_url():
 
 
 @pytest.fixture(scope="module")
-def browser(book_url, request):
-    """One headless Chromium session for every page; Selenium Manager never runs."""
+def browser(browser_paths, book_url, request):
+    """One headless browser session for every page; Selenium Manager never runs."""
+    binary, driver_path = browser_paths
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = binary
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={WINDOW[0]},{WINDOW[1]}")
@@ -115,7 +122,7 @@ def browser(book_url, request):
     start = time.monotonic()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SE_OFFLINE", "true")  # belt and braces: the driver path is given
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver = webdriver.Chrome(service=Service(driver_path), options=options)
     # The page area itself WINDOW big (the window size includes the browser's frame).
     width, height = WINDOW
     driver.execute_cdp_cmd(
