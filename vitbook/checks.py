@@ -27,10 +27,14 @@ import torch
 
 __all__ = [
     "InputRangeWarning",
+    "add_output_flags",
     "arg_type",
+    "checked_output",
     "choice",
+    "distinct_flags",
     "finite",
     "images",
+    "index",
     "instance",
     "int_at_least",
     "nonnegative_int",
@@ -134,6 +138,15 @@ def number(
 def positive_number(value, name: str) -> float:
     """``value`` if it is a finite number ``> 0`` (a rate, a temperature, a std)."""
     return number(value, name, low=0.0, low_open=True)
+
+
+def index(value, name: str, count: int, what: str) -> int:
+    """``value`` if it is a position ``0 .. count - 1`` in ``what`` (a grid, a
+    sequence); else a ``TypeError`` or a ``ValueError`` giving the range."""
+    value = nonnegative_int(value, name)
+    if value >= count:
+        raise ValueError(f"{name} {value} is out of range for {what}: 0 .. {count - 1}")
+    return value
 
 
 def choice(value, name: str, choices: Iterable):
@@ -409,12 +422,16 @@ def checked_output(
             parser.error(str(error))
 
 
-def distinct(values: list, name: str) -> list:
-    """``values`` (a list flag's) if none is repeated; else a ``ValueError``."""
-    repeated = sorted({str(v) for v in values if values.count(v) > 1})
-    if repeated:
-        raise ValueError(
-            f"{name} repeats {', '.join(repeated)}: each run would be made twice; "
-            "give each value once"
-        )
-    return values
+def distinct_flags(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *flags: str
+) -> None:
+    """Refuse, as a usage error, a list flag (``nargs="+"``) that repeats a value:
+    each run would be made twice."""
+    for flag in flags:
+        values = getattr(args, flag.replace("-", "_"))
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            parser.error(
+                f"--{flag} repeats {', '.join(repeated)}: each run would be made "
+                "twice; give each value once"
+            )

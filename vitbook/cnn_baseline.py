@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from . import checks
+from .train import add_train_limit_flag
 
 __all__ = ["REFERENCE_CNN", "SmallCNN", "main", "run"]
 
@@ -156,12 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--seed", type=checks.arg_type(checks.nonnegative_int), default=0
     )
-    parser.add_argument(
-        "--train-limit",
-        type=checks.arg_type(checks.nonnegative_int),
-        default=0,
-        help="only the first N training images (0: all)",
-    )
+    add_train_limit_flag(parser)
     checks.add_output_flags(parser, "cnn_baseline.json", "the results record")
     args = parser.parse_args(argv)
     checks.checked_output(parser, args)

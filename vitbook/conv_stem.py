@@ -26,7 +26,13 @@ import torch
 from . import checks
 from .embedding import ConvStem
 from .model import ViT, count_flops, count_parameters
-from .train import REFERENCE_MODEL, describe_recipe, train_short_run
+from .train import (
+    REFERENCE_MODEL,
+    add_seeds_flag,
+    add_train_limit_flag,
+    describe_recipe,
+    train_short_run,
+)
 
 __all__ = [
     "LEARNING_RATES",
@@ -249,30 +255,17 @@ def main(argv: list[str] | None = None) -> dict:
         default=0.4,
         help="training budget per run",
     )
-    parser.add_argument(
-        "--seeds",
-        type=checks.arg_type(checks.positive_int),
-        default=3,
-        help="seeds 0 .. N-1 of every run",
-    )
+    add_seeds_flag(parser)
     parser.add_argument(
         "--lrs",
         type=checks.arg_type(checks.positive_number),
         nargs="+",
         default=list(LEARNING_RATES),
     )
-    parser.add_argument(
-        "--train-limit",
-        type=checks.arg_type(checks.nonnegative_int),
-        default=0,
-        help="only the first N training images (0: all)",
-    )
+    add_train_limit_flag(parser)
     checks.add_output_flags(parser, "conv_stem.json", "the results record")
     args = parser.parse_args(argv)
-    try:
-        checks.distinct(args.lrs, "--lrs")
-    except ValueError as error:
-        parser.error(str(error))
+    checks.distinct_flags(parser, args, "lrs")
     checks.checked_output(parser, args)
     record = run(
         tuple(args.lrs),

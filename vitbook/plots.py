@@ -201,12 +201,8 @@ def draw_patch_grid(
     h, w = img.shape[:2]
     rows, cols = grid_size((h, w), patch_size)
     if highlight is not None:
-        highlight = checks.nonnegative_int(highlight, "highlight")
-        if highlight >= rows * cols:
-            raise ValueError(
-                f"highlight {highlight} is out of range for a {rows}x{cols} grid: "
-                f"0 .. {rows * cols - 1}"
-            )
+        grid = f"a {rows}x{cols} grid"
+        highlight = checks.index(highlight, "highlight", rows * cols, grid)
     ax.imshow(img)
     for r in range(1, rows):
         ax.axhline(r * patch_size - 0.5, color=color, linewidth=0.6)
@@ -277,14 +273,10 @@ def show_patch_sequence(
         )
     if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
         raise TypeError(f"indices must be a list or range of ints, got {indices!r}")
-    indices = [checks.nonnegative_int(i, "each index") for i in indices]
+    what = f"{len(patches)} patches"
+    indices = [checks.index(i, "index", len(patches), what) for i in indices]
     if not indices:
         raise ValueError("indices is empty; give at least one patch index")
-    if max(indices) >= len(patches):
-        raise ValueError(
-            f"index {max(indices)} is out of range for {len(patches)} patches: "
-            f"0 .. {len(patches) - 1}"
-        )
     fig, axes = plt.subplots(1, len(indices), figsize=(0.5 * len(indices) + 0.3, 1.25))
     for ax, index in zip(np.atleast_1d(axes), indices):
         ax.imshow(patch_image(patches[index], patch_size).clip(0, 1))
@@ -324,12 +316,7 @@ def draw_similarity_grid(
         )
     image = ax.imshow(values.reshape(rows, cols), cmap=cmap, vmin=vmin, vmax=vmax)
     if query is not None:
-        query = checks.nonnegative_int(query, "query")
-        if query >= rows * cols:
-            raise ValueError(
-                f"query {query} is out of range for a {rows}x{cols} grid: "
-                f"0 .. {rows * cols - 1}"
-            )
+        query = checks.index(query, "query", rows * cols, f"a {rows}x{cols} grid")
         r, c = divmod(query, cols)
         ax.add_patch(
             plt.Rectangle(

@@ -19,7 +19,12 @@ import time
 import torch
 
 from . import checks
-from .train import REFERENCE_MODEL, describe_recipe, train_short_run
+from .train import (
+    REFERENCE_MODEL,
+    add_budget_flags,
+    describe_recipe,
+    train_short_run,
+)
 
 __all__ = ["BUDGETS", "KINDS", "PAPER_TABLE_8", "main", "run"]
 
@@ -105,36 +110,11 @@ def main(argv: list[str] | None = None) -> dict:
         prog="python -m vitbook.position_ablation",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
-    parser.add_argument(
-        "--epochs",
-        type=checks.arg_type(checks.positive_number),
-        nargs="+",
-        default=list(BUDGETS),
-        help="the training budgets, in epochs per run",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=checks.arg_type(checks.positive_int),
-        default=3,
-        help="seeds 0 .. N-1 of every run",
-    )
-    parser.add_argument(
-        "--lr", type=checks.arg_type(checks.positive_number), default=2e-3
-    )
-    parser.add_argument(
-        "--train-limit",
-        type=checks.arg_type(checks.nonnegative_int),
-        default=0,
-        help="only the first N training images (0: all)",
-    )
+    add_budget_flags(parser, BUDGETS, lr=2e-3)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     checks.add_output_flags(parser, "position_ablation.json", "the results record")
     args = parser.parse_args(argv)
-    for flag in ("epochs", "kinds"):
-        try:
-            checks.distinct(getattr(args, flag), f"--{flag}")
-        except ValueError as error:
-            parser.error(str(error))
+    checks.distinct_flags(parser, args, "epochs", "kinds")
     checks.checked_output(parser, args)
     record = run(
         args.kinds,

@@ -38,7 +38,12 @@ from .resolution import (
     resize_images,
     with_patch_size,
 )
-from .train import REFERENCE_MODEL, describe_recipe, train_short_run
+from .train import (
+    REFERENCE_MODEL,
+    add_budget_flags,
+    describe_recipe,
+    train_short_run,
+)
 from .training import accuracy
 
 __all__ = [
@@ -298,28 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
         prog="python -m vitbook.position_encodings",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
-    parser.add_argument(
-        "--epochs",
-        type=checks.arg_type(checks.positive_number),
-        nargs="+",
-        default=list(BUDGETS),
-        help="the training budgets, in epochs per run",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=checks.arg_type(checks.positive_int),
-        default=3,
-        help="seeds 0 .. N-1 of every run",
-    )
-    parser.add_argument(
-        "--lr", type=checks.arg_type(checks.positive_number), default=2e-3
-    )
-    parser.add_argument(
-        "--train-limit",
-        type=checks.arg_type(checks.nonnegative_int),
-        default=0,
-        help="only the first N training images (0: all)",
-    )
+    add_budget_flags(parser, BUDGETS, lr=2e-3)
     parser.add_argument(
         "--transfer-images",
         type=checks.arg_type(checks.int_at_least, 1, 10000),
@@ -345,11 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
         ),
     )
     args = parser.parse_args(argv)
-    for flag in ("epochs", "variants"):
-        try:
-            checks.distinct(getattr(args, flag), f"--{flag}")
-        except ValueError as error:
-            parser.error(str(error))
+    checks.distinct_flags(parser, args, "epochs", "variants")
     if args.update:
         # the record to update is read now, not after the runs
         if not args.out.is_file():

@@ -128,14 +128,6 @@ def static_gallery(
     )
 
 
-def _index(value, name: str, count: int, what: str) -> int:
-    """A position ``0 .. count - 1`` in ``what``."""
-    value = checks.nonnegative_int(value, name)
-    if value >= count:
-        raise ValueError(f"{name} {value} is out of range for {what}: 0 .. {count - 1}")
-    return value
-
-
 def _states(states, name: str, length: int, example: str) -> list[tuple]:
     """A gallery's states: a non-empty list of tuples of ``length`` values."""
     if isinstance(states, (str, bytes)) or not isinstance(states, Iterable):
@@ -235,7 +227,7 @@ class PatchExplorer:
 
     def _patch(self, patch_size: int, index: int) -> torch.Tensor:
         n = self.num_patches(checks.positive_int(patch_size, "patch_size"))
-        _index(index, "patch index", n, f"patch size {patch_size}")
+        checks.index(index, "patch index", n, f"patch size {patch_size}")
         return patchify(self.image, patch_size)[0, index]  # (P*P*C,)
 
     def render(self, patch_size: int = 16, index: int = 0) -> Figure:
@@ -423,7 +415,9 @@ class SimilarityExplorer:
     def similarities(self, index: int, center: str = "none") -> dict[str, torch.Tensor]:
         """Patch ``index``'s cosine similarity to every patch, ``(N,)``, in each space,
         after ``center``."""
-        _index(index, "patch index", self.num_patches, f"{self.num_patches} patches")
+        checks.index(
+            index, "patch index", self.num_patches, f"{self.num_patches} patches"
+        )
         checks.choice(center, "center", CENTERINGS)
         result = {}
         for name, vectors in self.spaces.items():
