@@ -20,6 +20,7 @@ from vitbook import (
     conv_stem,
     position_ablation,
     position_encodings,
+    toy_ablation,
     train,
 )
 
@@ -38,6 +39,7 @@ WORK = {
     position_encodings: "run",
     cnn_baseline: "run",
     conv_stem: "run",
+    toy_ablation: "run",
 }
 
 #: (script, flags, words the usage error must hold)
@@ -99,6 +101,12 @@ BAD_FLAGS = [
     (position_ablation, ["--kinds", "none", "none"], "--kinds repeats none"),
     (position_encodings, ["--epochs", "0.5", "0.5"], "--epochs repeats 0.5"),
     (position_encodings, ["--variants", "cpe", "cpe"], "--variants repeats cpe"),
+    (toy_ablation, ["--steps", "0"], "argument --steps: must be a positive int, got 0"),
+    (toy_ablation, ["--steps", "200", "2.5"], "argument --steps: must be an int"),
+    (toy_ablation, ["--steps", "5"], "--steps 5 is below the 10 warm-up steps"),
+    (toy_ablation, ["--steps", "200", "200"], "--steps repeats 200"),
+    (toy_ablation, ["--seeds", "0"], "argument --seeds: must be a positive int"),
+    (toy_ablation, ["--kinds", "rope"], "argument --kinds: invalid choice: 'rope'"),
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import vitbook
-from vitbook import position_ablation, position_encodings, train
+from vitbook import position_ablation, position_encodings, toy_ablation, train
 
 # the scripts evaluate on the test split; a slice keeps these tests fast
 TEST_IMAGES = 1000
@@ -403,3 +403,28 @@ def test_cnn_baseline_script_writes_its_results_file(tmp_path, small_test_split)
         train.train_fashion_vit(
             epochs=0.01, train_limit=64, log=None, architecture="cnn", depth=2
         )
+
+
+def test_toy_ablation_writes_its_record(tmp_path):
+    out = tmp_path / "toy.json"
+    record = toy_ablation.main(
+        ["--steps", "10", "20", "--seeds", "1", "--kinds", "none", "learned"]
+        + ["--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    # without a table only at the first budget: it is at chance at any
+    assert [(r["steps"], r["position"], r["seed"]) for r in record["runs"]] == [
+        (10, "none", 0),
+        (10, "learned", 0),
+        (20, "learned", 0),
+    ]
+    assert record["summary"]["10"]["none"] == {"mean": 0.25, "std": 0.0}
+    # the learned table of the first budget, (N, D) = (16, 32)
+    tables = record["learned_tables"]
+    assert tables["steps"] == 10 and list(tables["by_seed"]) == ["0"]
+    assert torch.tensor(tables["by_seed"]["0"]).shape == (16, 32)
+    # the shipped record was made with the same task, model and schedule
+    shipped = vitbook.load_results("toy_ablation")
+    for key in ("model", "schedule", "data"):
+        assert record[key] == shipped[key], key
+    assert shipped["cpu_capability"] == "AVX2" and shipped["threads"] == 1

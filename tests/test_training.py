@@ -1,11 +1,13 @@
-"""The training loop's parameter groups: which parameters weight decay reaches."""
+"""The training loop: what weight decay reaches, and the progress it shows."""
 
 from __future__ import annotations
 
+import pytest
 import torch
+from torch import nn
 
 from vitbook import ConvStem, ViT
-from vitbook.training import TrainConfig, decay_split, train_classifier
+from vitbook.training import Progress, TrainConfig, decay_split, train_classifier
 
 
 def small_vit(**kwargs) -> ViT:
@@ -59,3 +61,53 @@ def test_training_leaves_an_exempt_parameter_free_of_decay():
     train_classifier(model, images, labels, config)
     assert torch.equal(model.cls_token, torch.ones_like(model.cls_token))
     assert model.head.weight.norm() < 0.99 * head_before.norm()
+
+
+def _tiny_run(progress):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    images, labels = torch.rand(32, 3, 2, 2), torch.arange(32) % 3
+    config = TrainConfig(steps=6, batch_size=8, warmup_steps=1)
+    return train_classifier(model, images, labels, config, progress=progress)
+
+
+def test_progress_prints_plain_lines_where_the_output_is_not_a_terminal(monkeypatch):
+    monkeypatch.setattr(Progress, "_interactive", staticmethod(lambda: False))
+    lines = []
+    bar = Progress(6, "steps", log=lines.append, every=1e-9)
+    history = _tiny_run(bar)
+    bar.close()
+    # one line per step (every is tiny here), then the closing line
+    assert len(lines) == 7
+    assert lines[0].startswith("1/6 steps (17%), ") and "about " in lines[0]
+    last = lines[-1]
+    assert last.startswith("6/6 steps (100%), ") and " img/s, " in last
+    assert f"loss {history.losses[-1]:.3f}" in last and "left" not in last
+
+
+def test_progress_is_a_tqdm_bar_on_a_terminal_and_silent_without_log(
+    monkeypatch, capsys
+):
+    monkeypatch.setattr(Progress, "_interactive", staticmethod(lambda: True))
+    bar = Progress(6, "steps")
+    _tiny_run(bar)
+    bar.note("a result line")
+    bar.close()
+    out, err = capsys.readouterr()
+    # the bar goes to stderr, with the rate and the loss; nothing of it to stdout
+    assert "6/6" in err and "img/s=" in err and "loss=" in err
+    assert out == "a result line\n"
+    silent = Progress(6, "steps", log=None)
+    _tiny_run(silent)
+    silent.note("unseen")
+    silent.close()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_refuses_a_bad_total_or_log():
+    with pytest.raises(ValueError, match="total must be a positive int, got 0"):
+        Progress(0)
+    with pytest.raises(TypeError, match="log must be a function"):
+        Progress(5, log="print")
+    with pytest.raises(TypeError, match="progress must be a Progress or None"):
+        _tiny_run(progress="yes")

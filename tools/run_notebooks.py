@@ -4,7 +4,8 @@ so stored outputs are fresh.
     python tools/run_notebooks.py                 # every notebook in _toc.yml
     python tools/run_notebooks.py book/02_patches.ipynb
 
-Each notebook runs from a clean kernel of this Python, in its own folder, top to bottom.
+Each notebook runs from a clean kernel of this Python, in its own folder, top to bottom,
+on the CPU kernel path and the one thread the test session uses.
 Before running, the install cell's ``REPO_URL`` is set to ``repository.url`` of
 ``_config.yml`` (the one place that names the repository). Afterwards, execution
 timestamps and widget state are dropped, so a re-run changes only what the code changed.
@@ -23,6 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools import kernel_path  # noqa: E402
 from tools.toc import ROOT, config, toc_notebooks  # noqa: E402
 from vitbook.checks import arg_type, positive_int  # noqa: E402
 
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     )
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    # The kernels compute as the test session's do: on the pinned CPU kernel path
+    # (tools/kernel_path.py), with one thread.
+    path_name = kernel_path.pin()
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    print(f"CPU kernel path: {path_name}, one thread")
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
     for path in notebooks:
         seconds = run(path, args.timeout)

@@ -10,7 +10,12 @@ holds the input checks they all use: a wrong type is a ``TypeError``, a wrong va
 
 from . import checks, plots, widgets
 from .checks import InputRangeWarning
-from .data import FASHION_MNIST_CLASSES, load_fashion_mnist
+from .data import (
+    ARRANGEMENT_CLASSES,
+    FASHION_MNIST_CLASSES,
+    arrangement_images,
+    load_fashion_mnist,
+)
 from .embedding import (
     ConvStem,
     PatchEmbedding,
@@ -69,6 +74,7 @@ __all__ = [
     "InputRangeWarning",
     "ConvStem",
     "EncoderBlock",
+    "ARRANGEMENT_CLASSES",
     "FASHION_MNIST_CLASSES",
     "LearnedPositionEmbedding",
     "MLP",
@@ -77,6 +83,7 @@ __all__ = [
     "POSITION_KINDS",
     "PatchEmbedding",
     "ViT",
+    "arrangement_images",
     "center_crop",
     "chessboard_windows",
     "face_box",

@@ -1,4 +1,6 @@
-"""Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017; MIT licence), found offline or
+"""The data the book trains on: Fashion-MNIST, and chapter 8's arrangement task.
+
+Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017; MIT licence) is found offline or
 downloaded once, always verified.
 
 ``load_fashion_mnist(split)`` looks, in order, in
@@ -33,13 +35,16 @@ import numpy as np
 import torch
 
 from . import checks
+from .patches import unpatchify
 
 __all__ = [
+    "ARRANGEMENT_CLASSES",
     "FASHION_MNIST_CLASSES",
     "ChecksumError",
     "DamagedFileError",
     "DataNotFoundError",
     "DataWarning",
+    "arrangement_images",
     "load_fashion_mnist",
     "search_paths",
 ]
@@ -386,3 +391,58 @@ def random_crop_flip(
     out = out.permute(0, 3, 1, 2)
     flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
+
+
+#: The arrangement task's four classes: where the red mark sits relative to the blue.
+ARRANGEMENT_CLASSES = (
+    "red up-left of blue",
+    "red up-right",
+    "red down-left",
+    "red down-right",
+)
+#: (swap red and blue rows?, swap their columns?) for each class
+_ARRANGEMENTS = ((0, 0), (1, 0), (0, 1), (1, 1))
+
+
+def arrangement_images(
+    groups: int, seed: int, all_arrangements: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chapter 8's task: 16x16 images on a 4x4 grid of 4x4 patches, noise patches and
+    one red and one blue mark, labelled by where red sits relative to blue.
+
+    Returns images ``(M, 3, 16, 16)`` in [0, 1] and labels ``(M,)``. Each group is one
+    bag of 16 patches; with ``all_arrangements`` it is placed four ways, one per class
+    (``M = 4 * groups``, arrangement-major), so that a model that sees only the bag of
+    patches is at chance; without, once (``M = groups``). Chapter 8 builds the same
+    function step by step and checks that the two agree.
+    """
+    groups = checks.positive_int(groups, "groups")
+    seed = checks.nonnegative_int(seed, "seed")
+    checks.instance(all_arrangements, "all_arrangements", bool, "True or False")
+    grid, patch = 4, 4
+    n = grid * grid
+    g = torch.Generator().manual_seed(seed)
+    # two different rows and two different columns per group
+    rows = torch.rand(groups, grid, generator=g).argsort(dim=1)[:, :2]
+    cols = torch.rand(groups, grid, generator=g).argsort(dim=1)[:, :2]
+    # noise patches (groups, N, P, P, C); patch 0 gets a red mark, patch 1 a blue one
+    bag = 0.3 * torch.rand(groups, n, patch, patch, 3, generator=g)
+    bag[:, 0, 1:3, 1:3, 0] = 1.0
+    bag[:, 1, 1:3, 1:3, 2] = 1.0
+    bag = bag.reshape(groups, n, patch * patch * 3)
+    each = torch.arange(groups)
+    images, labels = [], []
+    for swap_rows, swap_cols in _ARRANGEMENTS[: 4 if all_arrangements else 1]:
+        red_row, blue_row = rows[:, swap_rows], rows[:, 1 - swap_rows]
+        red_col, blue_col = cols[:, swap_cols], cols[:, 1 - swap_cols]
+        # sort keys of the slots: red's slot first, blue's second, then the others
+        key = torch.arange(n).repeat(groups, 1)
+        key[each, red_row * grid + red_col] = -2
+        key[each, blue_row * grid + blue_col] = -1
+        # (groups, N): patch k of the bag goes to slot slots[k]
+        slots = key.argsort(dim=1)
+        index = slots[..., None].expand_as(bag)
+        placed = torch.empty_like(bag).scatter_(1, index, bag)
+        images.append(unpatchify(placed, patch, grid * patch))
+        labels.append(2 * (red_row > blue_row).long() + (red_col > blue_col).long())
+    return torch.cat(images), torch.cat(labels)

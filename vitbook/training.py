@@ -4,6 +4,8 @@ warm-up + cosine."""
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -13,6 +15,7 @@ from torch import nn
 from . import checks
 
 __all__ = [
+    "Progress",
     "TrainConfig",
     "accuracy",
     "decay_split",
@@ -153,6 +156,103 @@ def _check_data(
     return images, labels.long()
 
 
+class Progress:
+    """How far a long run is: steps done of ``total``, images per second, the current
+    loss and the time left.
+
+    On a terminal it is a tqdm bar (``tqdm.auto``'s, a widget, in a notebook); where
+    the output is not a terminal (a CI log, a file) it is a plain line through ``log``
+    every ``every`` seconds and at the end; with ``log=None`` it shows nothing. It
+    never prints into stdout's captured text on a terminal (tqdm writes to stderr).
+    ``train_classifier(..., progress=bar)`` advances it by one step per mini-batch.
+    """
+
+    def __init__(self, total: int, what: str = "steps", log=print, every: float = 30.0):
+        self.total = checks.positive_int(total, "total")
+        self.what = what
+        self.log = log
+        self.every = checks.positive_number(every, "every")
+        self.done, self.images, self.loss = 0, 0, None
+        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if log is not None and not callable(log):
+            raise TypeError(
+                f"log must be a function (such as print) or None, got {log!r}"
+            )
+        if log is not None and self._interactive():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=self.total, unit="step", desc=what, dynamic_ncols=True
+            )
+
+    @staticmethod
+    def _interactive() -> bool:
+        if "ipykernel" in sys.modules:
+            return True
+        return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+    def _rate(self) -> float:
+        return self.images / max(time.perf_counter() - self.start, 1e-9)
+
+    def update(
+        self, steps: int = 1, images: int = 0, loss: float | None = None
+    ) -> None:
+        """``steps`` more done, on ``images`` images, the last with loss ``loss``."""
+        self.done += steps
+        self.images += images
+        if loss is not None:
+            self.loss = loss
+        now = time.perf_counter()
+        if self.bar is not None:
+            self.bar.update(steps)
+            if now - self.last > 0.5 or self.done >= self.total:
+                shown = {"img/s": f"{self._rate():.0f}"}
+                if self.loss is not None:
+                    shown["loss"] = f"{self.loss:.3f}"
+                self.bar.set_postfix(shown, refresh=False)
+                self.last = now
+        elif self.log is not None and now - self.last >= self.every:
+            self.log(self.line())
+            self.last = now
+
+    def line(self) -> str:
+        """The plain progress line: ``1,200/7,800 steps (15%), 9,600 img/s, loss
+        0.531, 1 min 3 s elapsed, about 5 min 40 s left``."""
+        elapsed = time.perf_counter() - self.start
+        left = elapsed * (self.total - self.done) / self.done if self.done else None
+        parts = [
+            f"{self.done:,}/{self.total:,} {self.what} ({self.done / self.total:.0%})",
+            f"{self._rate():,.0f} img/s",
+        ]
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.3f}")
+        parts.append(f"{_duration(elapsed)} elapsed")
+        if left is not None and self.done < self.total:
+            parts.append(f"about {_duration(left)} left")
+        return ", ".join(parts)
+
+    def note(self, text: str) -> None:
+        """A line of the run's own (a result), printed above the bar."""
+        if self.bar is not None:
+            self.bar.write(text)
+        elif self.log is not None:
+            self.log(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif self.log is not None and self.done:
+            self.log(self.line())
+            self.log = None
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
 def train_classifier(
     model: nn.Module,
     images: torch.Tensor,
@@ -160,14 +260,15 @@ def train_classifier(
     config: TrainConfig | None = None,
     augment=None,
     on_step=None,
+    progress: Progress | None = None,
 ) -> TrainHistory:
     """Train ``model`` on ``(images, labels)`` for ``config.steps`` seeded mini-batches.
 
     ``images`` ``(M, ...)`` and ``labels`` ``(M,)`` stay where they are; each batch
     moves to the model's device. ``augment``, if given, maps ``(batch, generator)`` to
     an augmented batch; ``on_step``, if given, is called as
-    ``on_step(steps_done, model)`` after every step. The same seed, data and model give
-    the same run.
+    ``on_step(steps_done, model)`` after every step; ``progress``, a ``Progress``,
+    is advanced by every step. The same seed, data and model give the same run.
     """
     config = config or TrainConfig()
     checks.instance(model, "model", nn.Module, "an nn.Module")
@@ -176,6 +277,7 @@ def train_classifier(
     for name, function in (("augment", augment), ("on_step", on_step)):
         if function is not None and not callable(function):
             raise TypeError(f"{name} must be a function or None, got {function!r}")
+    checks.instance(progress, "progress", (Progress, type(None)), "a Progress or None")
     images, labels = _check_data(images, labels, model)
     if config.batch_size > len(images):
         raise ValueError(
@@ -222,6 +324,8 @@ def train_classifier(
         optimizer.step()
         history.losses.append(loss.item())
         history.lrs.append(lr)
+        if progress is not None:
+            progress.update(1, len(x), history.losses[-1])
         if config.log_every and (step + 1) % config.log_every == 0:
             print(f"step {step + 1:5d}  loss {loss.item():.3f}")
         if on_step is not None:
