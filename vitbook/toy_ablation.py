@@ -121,7 +121,7 @@ def run(kinds=KINDS, seeds=(0, 1, 2), budgets=BUDGETS, log=print) -> dict:
         "seeds": list(seeds),
         "threads": 1,
         "torch": torch.__version__,
-        # the CPU kernels the arithmetic ran on (the book pins AVX2: tools/kernel_path.py)
+        # the CPU kernels it ran on (the book pins AVX2: tools/kernel_path.py)
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "runs": runs,
