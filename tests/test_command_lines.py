@@ -18,6 +18,7 @@ from vitbook import (
     bench,
     cnn_baseline,
     conv_stem,
+    embedding_ablation,
     position_ablation,
     position_encodings,
     toy_ablation,
@@ -40,6 +41,7 @@ WORK = {
     cnn_baseline: "run",
     conv_stem: "run",
     toy_ablation: "run",
+    embedding_ablation: "run",
 }
 
 #: (script, flags, words the usage error must hold)
@@ -107,6 +109,9 @@ BAD_FLAGS = [
     (toy_ablation, ["--steps", "200", "200"], "--steps repeats 200"),
     (toy_ablation, ["--seeds", "0"], "argument --seeds: must be a positive int"),
     (toy_ablation, ["--kinds", "rope"], "argument --kinds: invalid choice: 'rope'"),
+    (embedding_ablation, ["--steps", "5"], "argument --steps: must be an int >= 10"),
+    (embedding_ablation, ["--steps", "1e2"], "argument --steps: must be an int"),
+    (embedding_ablation, ["--seeds", "0"], "argument --seeds: must be a positive int"),
 ]
 
 

@@ -9,19 +9,34 @@ import pytest
 import torch
 
 import vitbook
-from vitbook import position_ablation, position_encodings, toy_ablation, train
+from vitbook import (
+    embedding_ablation,
+    position_ablation,
+    position_encodings,
+    toy_ablation,
+    train,
+)
 
-# the scripts evaluate on the test split; a slice keeps these tests fast
-TEST_IMAGES = 1000
+# the scripts evaluate on the test split; a slice keeps these tests fast (they check
+# what the scripts write, not how well their tiny runs do)
+TEST_IMAGES = 200
+_LOADED = {}
+
+
+def _load_once(split: str, download: bool = True):
+    """Fashion-MNIST, read and verified once per test process (each script run would
+    read it again)."""
+    if split not in _LOADED:
+        _LOADED[split] = vitbook.load_fashion_mnist(split, download)
+    return _LOADED[split]
 
 
 @pytest.fixture
 def small_test_split(monkeypatch):
     """The real training data, but only the first TEST_IMAGES test images."""
-    real = train.load_fashion_mnist
 
     def loader(split: str = "train", download: bool = True):
-        images, labels = real(split, download)
+        images, labels = _load_once(split, download)
         return (
             (images[:TEST_IMAGES], labels[:TEST_IMAGES])
             if split == "test"
@@ -66,6 +81,11 @@ def test_train_writes_a_checkpoint_that_load_pretrained_reads(tiny_checkpoint):
         abs(vitbook.accuracy(model, x, labels) - info["test_accuracy"])
         <= 2 / TEST_IMAGES
     )
+    # and the recorded predictions, one per test image, are the model's
+    recorded = torch.tensor([int(k) for k in info["test_predictions"]])
+    assert len(recorded) == TEST_IMAGES
+    assert (recorded == labels).sum().item() / TEST_IMAGES == info["test_accuracy"]
+    assert (recorded != vitbook.predictions(model, x)).sum() <= 2
 
 
 def test_load_initial_rebuilds_the_model_exactly_as_training_started(
@@ -228,6 +248,11 @@ def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
     for key in ("epochs", "seed", "train_seconds", "device", "torch", "test_accuracy"):
         assert key in info, key
     assert info["curve"][-1]["test_accuracy"] == info["test_accuracy"]
+    # one predicted class per test image, which give the recorded accuracy
+    predicted = torch.tensor([int(k) for k in info["test_predictions"]])
+    _, labels = vitbook.load_fashion_mnist("test")
+    assert len(predicted) == len(labels) == 10_000
+    assert (predicted == labels).sum().item() / len(labels) == info["test_accuracy"]
     try:
         results = vitbook.load_results("position_ablation")
     except FileNotFoundError:
@@ -239,16 +264,8 @@ def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
 
 
 @pytest.fixture
-def conv_stem_test_split(monkeypatch):
-    """The real training data, but only the first 1000 test images
-    (for the conv-stem script)."""
-    real = train.load_fashion_mnist
-
-    def loader(split: str = "train", download: bool = True):
-        images, labels = real(split, download)
-        return (images[:1000], labels[:1000]) if split == "test" else (images, labels)
-
-    monkeypatch.setattr(train, "load_fashion_mnist", loader)
+def conv_stem_test_split(small_test_split):
+    """The same slice of the test split, for the conv-stem script."""
 
 
 def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split):
@@ -428,3 +445,24 @@ def test_toy_ablation_writes_its_record(tmp_path):
     for key in ("model", "schedule", "data"):
         assert record[key] == shipped[key], key
     assert shipped["cpu_capability"] == "AVX2" and shipped["threads"] == 1
+
+
+def test_embedding_ablation_writes_its_record(tmp_path):
+    out = tmp_path / "embedding.json"
+    record = embedding_ablation.main(
+        ["--steps", "10", "--seeds", "1", "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == record
+    kinds = list(embedding_ablation.KINDS)
+    assert [(r["model"], r["seed"]) for r in record["runs"]] == [(k, 0) for k in kinds]
+    assert record["schedule"]["steps"] == 10
+    # B and C differ only in the 48x48 embedding and its bias; B′ and C′ lose a
+    # LayerNorm's 2 x 48 parameters
+    params = record["parameters"]
+    assert params["C"] - params["B"] == 48 * 48 + 48
+    assert params["B"] - params["B′"] == params["C"] - params["C′"] == 2 * 48
+    # the shipped record was made with the same crops and schedule, 150 steps
+    shipped = vitbook.load_results("embedding_ablation")
+    assert shipped["data"] == record["data"] and shipped["parameters"] == params
+    assert shipped["schedule"] == {**record["schedule"], "steps": 150}
+    assert shipped["cpu_capability"] == "AVX2" and len(shipped["runs"]) == 15

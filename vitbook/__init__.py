@@ -63,7 +63,14 @@ from .position import (
     sincos_position_embedding,
 )
 from .pretrained import load_initial, load_pretrained, load_results, pretrained_info
-from .training import TrainConfig, accuracy, default_device, train_classifier
+from .training import (
+    Progress,
+    TrainConfig,
+    accuracy,
+    default_device,
+    predictions,
+    train_classifier,
+)
 
 __version__ = "0.1.0"
 
@@ -117,6 +124,8 @@ __all__ = [
     "to_tensor",
     "TrainConfig",
     "accuracy",
+    "predictions",
+    "Progress",
     "default_device",
     "train_classifier",
     "unpatchify",

@@ -22,6 +22,7 @@ from .patches import grid_size, patchify
 __all__ = [
     "ConvStem",
     "PatchEmbedding",
+    "RawPatches",
     "conv_to_linear",
     "cosine_similarity_matrix",
     "linear_to_conv",
@@ -51,6 +52,18 @@ class PatchEmbedding(nn.Module):
         )
         # (B, N, P*P*C) -> (B, N, D)
         return self.proj(patchify(images, self.patch_size))
+
+
+class RawPatches(nn.Module):
+    """No embedding: the raw flattened patches are the tokens, ``(B, C, H, W)`` ->
+    ``(B, N, P*P*C)``. Chapter 6's model B, in place of ``PatchEmbedding``."""
+
+    def __init__(self, patch_size: int):
+        super().__init__()
+        self.patch_size = checks.positive_int(patch_size, "patch_size")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return patchify(images, self.patch_size)
 
 
 def linear_to_conv(embedding: PatchEmbedding) -> nn.Conv2d:

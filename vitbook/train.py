@@ -23,7 +23,7 @@ from .data import load_fashion_mnist, random_crop_flip, random_flip
 from .embedding import ConvStem
 from .model import POSITION_KINDS, ViT
 from .pretrained import save_checkpoint
-from .training import TrainConfig, accuracy, default_device, train_classifier
+from .training import TrainConfig, default_device, predictions, train_classifier
 
 __all__ = [
     "REFERENCE_MODEL",
@@ -258,7 +258,9 @@ def train_fashion_vit(
     def on_step(done: int, net: nn.Module) -> None:
         if done in eval_at:
             clock["train"] += time.perf_counter() - clock["since"]
-            acc = accuracy(net, test_x, test_y)
+            predicted = predictions(net, test_x)
+            clock["predicted"] = predicted
+            acc = (predicted == test_y).sum().item() / len(test_y)
             epoch = done / steps_per_epoch
             curve.append(
                 {
@@ -312,6 +314,8 @@ def train_fashion_vit(
             sum(history.losses[-50:]) / len(history.losses[-50:]), 4
         ),
         "curve": curve,
+        # the class predicted for each test image at the end, as one string of digits
+        "test_predictions": "".join(str(k) for k in clock["predicted"].tolist()),
     }
     if embedding is not None:
         info["stem"] = {"kind": "conv", "channels": list(embedding.channels)}

@@ -20,6 +20,7 @@ __all__ = [
     "accuracy",
     "decay_split",
     "default_device",
+    "predictions",
     "train_classifier",
 ]
 
@@ -336,6 +337,29 @@ def train_classifier(
 
 
 @torch.no_grad()
+def predictions(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 512
+) -> torch.Tensor:
+    """The class ``model`` predicts for each of ``images`` ``(M, ...)``: ``(M,)``, in
+    eval mode, ``batch_size`` images at a time."""
+    checks.instance(model, "model", nn.Module, "an nn.Module")
+    checks.instance(images, "images", torch.Tensor, "a torch.Tensor (M, C, H, W)")
+    if images.ndim == 4:
+        checks.images(images, expect="any")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    if len(images) == 0:
+        raise ValueError("images is empty: there is nothing to predict")
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat(
+        [
+            model(images[start : start + batch_size].to(device)).argmax(dim=-1).cpu()
+            for start in range(0, len(images), batch_size)
+        ]
+    )
+
+
+@torch.no_grad()
 def accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512
 ) -> float:
@@ -346,14 +370,5 @@ def accuracy(
     batch_size = checks.positive_int(batch_size, "batch_size")
     if len(images) == 0:
         raise ValueError("images is empty: there is no accuracy of no images")
-    model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(device)
-        correct += (
-            (model(x).argmax(dim=-1).cpu() == labels[start : start + batch_size])
-            .sum()
-            .item()
-        )
+    correct = (predictions(model, images, batch_size) == labels).sum().item()
     return correct / len(images)
