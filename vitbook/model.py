@@ -8,7 +8,6 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from . import checks
 from .embedding import PatchEmbedding
@@ -599,8 +598,12 @@ def _count(
     inputs: torch.Tensor,
     backward: bool = False,
     math_attention: bool = True,
-) -> FlopCounterMode:
+) -> torch.utils.flop_counter.FlopCounterMode:
     """Run ``module`` on ``inputs`` under ``FlopCounterMode``; return the counter."""
+    # imported here: it loads torch's decompositions, a fifth of a second that every
+    # notebook importing vitbook would otherwise pay
+    from torch.utils.flop_counter import FlopCounterMode
+
     checks.instance(module, "module", nn.Module, "an nn.Module")
     checks.instance(inputs, "inputs", torch.Tensor, "a torch.Tensor")
     from contextlib import nullcontext
