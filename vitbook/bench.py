@@ -26,6 +26,7 @@ from torch import nn
 from . import checks
 from .embedding import PatchEmbedding
 from .model import ViT, count_flops
+from .training import Progress
 
 __all__ = ["TorchEncoderViT", "main"]
 
@@ -108,7 +109,9 @@ def notebook_times(root: Path) -> dict[str, float]:
     from tools.toc import toc_notebooks
 
     times = {}
-    for path in toc_notebooks():
+    notebooks = toc_notebooks()
+    bar = Progress(len(notebooks), "notebooks")
+    for path in notebooks:
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-n", "1"]
@@ -118,6 +121,9 @@ def notebook_times(root: Path) -> dict[str, float]:
             capture_output=True,
         )
         times[path.name] = round(time.perf_counter() - start, 1)
+        bar.update(1)
+        bar.note(f"{path.name}: {times[path.name]} s")
+    bar.close()
     return times
 
 
@@ -186,13 +192,14 @@ def main(argv: list[str] | None = None) -> dict:
         model.train()
         _images_per_second(model, optimizers[model], x, y, 2)
     speeds = {"vitbook.ViT": [], "nn.TransformerEncoder": []}
+    # advanced between timings, never inside one
+    bar = Progress(2 * args.rounds * args.steps, "steps timed")
     for _ in range(args.rounds):
-        speeds["vitbook.ViT"].append(
-            _images_per_second(ours, optimizers[ours], x, y, args.steps)
-        )
-        speeds["nn.TransformerEncoder"].append(
-            _images_per_second(theirs, optimizers[theirs], x, y, args.steps)
-        )
+        for name, model in (("vitbook.ViT", ours), ("nn.TransformerEncoder", theirs)):
+            speed = _images_per_second(model, optimizers[model], x, y, args.steps)
+            speeds[name].append(speed)
+            bar.update(args.steps, args.steps * args.batch_size)
+    bar.close()
     median = {k: statistics.median(v) for k, v in speeds.items()}
     ratios = [
         a / b for a, b in zip(speeds["vitbook.ViT"], speeds["nn.TransformerEncoder"])

@@ -31,8 +31,10 @@ from .train import (
     add_seeds_flag,
     add_train_limit_flag,
     describe_recipe,
+    short_run_steps,
     train_short_run,
 )
+from .training import Progress
 
 __all__ = [
     "LEARNING_RATES",
@@ -161,30 +163,32 @@ def run(
     def probe(model: ViT) -> dict:
         return attention_distances(model, probe_images)
 
-    for lr in lrs:
-        for name, options in stems.items():
-            for seed in seeds:
-                info = train_short_run(
-                    epochs, lr, seed, train_limit, probe=probe, **options
-                )
-                runs.append(
-                    {
-                        "stem": name,
-                        "lr": lr,
-                        "seed": seed,
-                        "test_accuracy": info["test_accuracy"],
-                        "final_train_loss": info["final_train_loss"],
-                        "train_seconds": info["train_seconds"],
-                        "attention_distance": info["probe"],
-                    }
-                )
-                if log:
-                    log(
-                        f"{name:8s} lr {lr:.0e} seed {seed}: test accuracy "
-                        f"{info['test_accuracy']:.4f}, "
-                        f"train loss {info['final_train_loss']:.3f}, "
-                        f"{info['train_seconds']:.0f} s"
-                    )
+    jobs = [(lr, name, seed) for lr in lrs for name in stems for seed in seeds]
+    bar = Progress(len(jobs) * short_run_steps(epochs, train_limit), log=log)
+    try:
+        for lr, name, seed in jobs:
+            info = train_short_run(
+                epochs, lr, seed, train_limit, probe=probe, progress=bar, **stems[name]
+            )
+            runs.append(
+                {
+                    "stem": name,
+                    "lr": lr,
+                    "seed": seed,
+                    "test_accuracy": info["test_accuracy"],
+                    "final_train_loss": info["final_train_loss"],
+                    "train_seconds": info["train_seconds"],
+                    "attention_distance": info["probe"],
+                }
+            )
+            bar.note(
+                f"{name:8s} lr {lr:.0e} seed {seed}: test accuracy "
+                f"{info['test_accuracy']:.4f}, "
+                f"train loss {info['final_train_loss']:.3f}, "
+                f"{info['train_seconds']:.0f} s"
+            )
+    finally:
+        bar.close()
     summary = []
     for lr in lrs:
         for name in stems:

@@ -23,8 +23,10 @@ from .train import (
     REFERENCE_MODEL,
     add_budget_flags,
     describe_recipe,
+    short_run_steps,
     train_short_run,
 )
+from .training import Progress
 
 __all__ = ["BUDGETS", "KINDS", "PAPER_TABLE_8", "main", "run"]
 
@@ -55,23 +57,27 @@ def run(
     (accuracies, and a summary per budget and kind)."""
     runs = []
     start = time.perf_counter()
-    for epochs in budgets:
-        for kind in kinds:
-            for seed in seeds:
-                info = train_short_run(epochs, lr, seed, train_limit, position=kind)
-                runs.append(
-                    {
-                        "epochs": epochs,
-                        "position": kind,
-                        "seed": seed,
-                        "test_accuracy": info["test_accuracy"],
-                    }
-                )
-                if log:
-                    log(
-                        f"{epochs:g} epochs, {kind:16s} seed {seed}: "
-                        f"test accuracy {info['test_accuracy']:.4f}"
-                    )
+    jobs = [(e, k, s) for e in budgets for k in kinds for s in seeds]
+    bar = Progress(sum(short_run_steps(e, train_limit) for e, _, _ in jobs), log=log)
+    try:
+        for epochs, kind, seed in jobs:
+            info = train_short_run(
+                epochs, lr, seed, train_limit, progress=bar, position=kind
+            )
+            runs.append(
+                {
+                    "epochs": epochs,
+                    "position": kind,
+                    "seed": seed,
+                    "test_accuracy": info["test_accuracy"],
+                }
+            )
+            bar.note(
+                f"{epochs:g} epochs, {kind:16s} seed {seed}: "
+                f"test accuracy {info['test_accuracy']:.4f}"
+            )
+    finally:
+        bar.close()
     summary = {}
     for epochs in budgets:
         rows = {}

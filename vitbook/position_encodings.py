@@ -40,11 +40,13 @@ from .resolution import (
 )
 from .train import (
     REFERENCE_MODEL,
+    SHORT_RUN_RECIPE,
     add_budget_flags,
     describe_recipe,
+    short_run_steps,
     train_short_run,
 )
-from .training import accuracy
+from .training import Progress, accuracy
 
 __all__ = [
     "BUDGETS",
@@ -196,7 +198,7 @@ def update(record: dict, new: dict) -> dict:
     return merged
 
 
-def _one_run(job: tuple) -> dict:
+def _one_run(job: tuple, progress: Progress | None = None) -> dict:
     # one (budget, variant, seed) run on one thread, so that a run gives the same
     # numbers whether it runs alone or beside others
     epochs, name, seed, train_limit, transfer_images, lr = job
@@ -206,7 +208,7 @@ def _one_run(job: tuple) -> dict:
         options = VARIANTS[name]
         probe = _probe(transfer_images, flexi=options["position"] == "learned")
         info = train_short_run(
-            epochs, lr, seed, train_limit, probe=probe, **MODEL, **options
+            epochs, lr, seed, train_limit, probe, progress, **MODEL, **options
         )
     finally:
         torch.set_num_threads(threads)
@@ -218,6 +220,7 @@ def _one_run(job: tuple) -> dict:
         **info["probe"],
         "recipe": describe_recipe(info),
         "train_seconds": info["train_seconds"],
+        "final_train_loss": info["final_train_loss"],
     }
 
 
@@ -246,24 +249,35 @@ def run(
         for name in variants
         for seed in seeds
     ]
+    steps = {epochs: short_run_steps(epochs, train_limit) for epochs in budgets}
+    bar = Progress(sum(steps[job[0]] for job in todo), log=log)
     if jobs == 1:
-        results = map(_one_run, todo)
+        # one run at a time: the bar advances with every step
+        results = (_one_run(job, bar) for job in todo)
     else:
+        # runs in other processes: the bar advances by a run's steps when it ends
         pool = ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("spawn")
         )
         results = pool.map(_one_run, todo)
     runs = []
-    for r in results:
-        runs.append(r)
-        if log:
-            log(
+    try:
+        for r in results:
+            # the run's last losses, for the bar only (not part of the record)
+            loss = r.pop("final_train_loss")
+            runs.append(r)
+            if jobs > 1:
+                batch = SHORT_RUN_RECIPE["batch_size"]
+                bar.update(steps[r["epochs"]], steps[r["epochs"]] * batch, loss)
+            bar.note(
                 f"{r['epochs']:g} epochs, {r['variant']:18s} seed {r['seed']}: test "
                 f"accuracy {r['test_accuracy']:.4f}, canvas44 {r['canvas44']:.4f}, "
                 f"upscaled56 {r['upscaled56']:.4f}"
             )
-    if jobs > 1:
-        pool.shutdown()
+    finally:
+        bar.close()
+        if jobs > 1:
+            pool.shutdown()
     recipes = {r.pop("recipe") for r in runs}
     if len(recipes) != 1:
         raise RuntimeError(f"the runs recorded different recipes: {sorted(recipes)}")

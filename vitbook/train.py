@@ -23,7 +23,13 @@ from .data import load_fashion_mnist, random_crop_flip, random_flip
 from .embedding import ConvStem
 from .model import POSITION_KINDS, ViT
 from .pretrained import save_checkpoint
-from .training import TrainConfig, default_device, predictions, train_classifier
+from .training import (
+    Progress,
+    TrainConfig,
+    default_device,
+    predictions,
+    train_classifier,
+)
 
 __all__ = [
     "REFERENCE_MODEL",
@@ -74,12 +80,25 @@ SHORT_RUN_RECIPE = {
 }
 
 
+def steps_of(epochs: float, train_images: int, batch_size: int) -> int:
+    """How many mini-batches ``train_fashion_vit`` takes for ``epochs`` over
+    ``train_images`` images (at least one)."""
+    return max(1, round(epochs * math.ceil(train_images / batch_size)))
+
+
+def short_run_steps(epochs: float, train_limit: int = 0) -> int:
+    """The steps of one ``train_short_run`` (for a progress bar over several)."""
+    images = min(train_limit, 60000) if train_limit else 60000
+    return steps_of(epochs, images, SHORT_RUN_RECIPE["batch_size"])
+
+
 def train_short_run(
     epochs: float,
     lr: float,
     seed: int,
     train_limit: int = 0,
     probe=None,
+    progress: Progress | None = None,
     **model_options,
 ) -> dict:
     """One run of the short experiments (``position_ablation``, ``conv_stem``):
@@ -88,7 +107,8 @@ def train_short_run(
 
     ``probe``, if given, is called on the trained model (in eval mode); what it returns
     is kept as ``info["probe"]``, so an experiment can measure its models without
-    storing them.
+    storing them. ``progress``, a ``Progress`` shared by the experiment's runs, is
+    advanced by every step.
     """
     model, _, info = train_fashion_vit(
         **SHORT_RUN_RECIPE,
@@ -98,6 +118,7 @@ def train_short_run(
         train_limit=train_limit,
         evals=1,
         log=None,
+        progress=progress,
         **model_options,
     )
     if probe is not None:
@@ -175,6 +196,7 @@ def train_fashion_vit(
     train_limit: int = 0,
     evals: int = 10,
     log=print,
+    progress: Progress | None = None,
     **model_options,
 ) -> tuple[ViT, dict, dict]:
     """Train a ViT of ``REFERENCE_MODEL`` (overridden by ``model_options``)
@@ -185,7 +207,9 @@ def train_fashion_vit(
     along the way. ``stem="conv"`` in ``model_options`` swaps the patch embedding for a
     ``ConvStem`` (widths ``stem_channels``, default its own); ``info["stem"]`` then
     records it. ``architecture="cnn"`` trains ``vitbook.cnn_baseline.SmallCNN`` with
-    ``REFERENCE_CNN`` instead of a ViT, with the same data, recipe and budget.
+    ``REFERENCE_CNN`` instead of a ViT, with the same data, recipe and budget. With
+    ``log``, the run shows a ``Progress`` bar (the evaluations as lines above it),
+    unless ``progress``, one shared by several runs, is given.
     """
     # every argument checked before the data loads and the training starts
     epochs = checks.positive_number(epochs, "epochs")
@@ -241,7 +265,9 @@ def train_fashion_vit(
         model = initial_model(model_config, seed, stem, stem_channels).to(device)
     embedding = model.patch_embed if stem == "conv" else None
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    steps = max(1, round(epochs * steps_per_epoch))
+    steps = steps_of(epochs, len(train_x), batch_size)
+    own_bar = progress is None and log is not None
+    bar = Progress(steps, "steps", log=log) if own_bar else progress
     config = TrainConfig(
         steps=steps,
         batch_size=batch_size,
@@ -270,21 +296,26 @@ def train_fashion_vit(
                     "test_accuracy": acc,
                 }
             )
-            if log:
-                log(
+            if own_bar:
+                bar.note(
                     f"epoch {epoch:5.2f}  {clock['train']:7.1f} s  "
                     f"test accuracy {acc:.4f}"
                 )
             clock["since"] = time.perf_counter()
 
-    history = train_classifier(
-        model,
-        train_x,
-        train_y,
-        config,
-        augment=AUGMENTATIONS[augment][0],
-        on_step=on_step,
-    )
+    try:
+        history = train_classifier(
+            model,
+            train_x,
+            train_y,
+            config,
+            augment=AUGMENTATIONS[augment][0],
+            on_step=on_step,
+            progress=bar,
+        )
+    finally:
+        if own_bar:
+            bar.close()
     recipe = (
         "batch_size",
         "lr",

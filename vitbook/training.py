@@ -208,7 +208,7 @@ class Progress:
         if self.bar is not None:
             self.bar.update(steps)
             if now - self.last > 0.5 or self.done >= self.total:
-                shown = {"img/s": f"{self._rate():.0f}"}
+                shown = {"img/s": f"{self._rate():.0f}"} if self.images else {}
                 if self.loss is not None:
                     shown["loss"] = f"{self.loss:.3f}"
                 self.bar.set_postfix(shown, refresh=False)
@@ -223,9 +223,10 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         left = elapsed * (self.total - self.done) / self.done if self.done else None
         parts = [
-            f"{self.done:,}/{self.total:,} {self.what} ({self.done / self.total:.0%})",
-            f"{self._rate():,.0f} img/s",
+            f"{self.done:,}/{self.total:,} {self.what} ({self.done / self.total:.0%})"
         ]
+        if self.images:
+            parts.append(f"{self._rate():,.0f} img/s")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.3f}")
         parts.append(f"{_duration(elapsed)} elapsed")
