@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest import (
     REPO_URL_LINE,
     ROOT,
@@ -21,6 +22,7 @@ from conftest import (
     toc_entries,
     toc_notebooks,
 )
+from tools.tolerance import cell_tolerance
 
 NOTEBOOKS = toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -163,6 +165,29 @@ def test_prose_states_its_numbers_instead_of_pointing_at_outputs(path):
     assert found == [], (
         f"{path.name}: (cell, phrase) {found}: glue the number "
         '(vitbook.glue("name", value, ".3f")) and write {glue:text}`name` instead'
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_a_declared_tolerance_is_told_to_the_reader(path):
+    """A cell whose numbers may move across machines (tools/tolerance.py) says so where
+    the reader meets them: "±0.02" in a markdown cell within three cells of it."""
+    cells = load_notebook(path)["cells"]
+    unsaid = []
+    for i, cell in enumerate(cells):
+        tolerance = cell_tolerance(cell.get("metadata", {}))
+        if tolerance is None:
+            continue
+        near = cells[max(0, i - 3) : i + 4]
+        said = " ".join(
+            "".join(c["source"]) for c in near if c["cell_type"] == "markdown"
+        )
+        if f"±{tolerance:g}" not in said:
+            unsaid.append((i, tolerance))
+    assert unsaid == [], (
+        f"{path.name}: (cell, tolerance) {unsaid} declare a tolerance that no nearby "
+        "sentence tells the reader; write e.g. 'these reproduce to ±0.02 across "
+        "machines'"
     )
 
 
