@@ -52,13 +52,18 @@ def test_a_path_that_is_not_one_is_refused_by_name(monkeypatch):
         kernel_path.pin({})
 
 
-def test_a_path_the_cpu_cannot_run_is_refused(monkeypatch):
-    if not kernel_path.is_x86():
-        pytest.skip("nothing is pinned off x86-64")
+def test_a_path_the_cpu_cannot_run_is_refused_when_asked_for(monkeypatch):
+    monkeypatch.setattr(kernel_path, "is_x86", lambda: True)
     monkeypatch.setattr(kernel_path, "cpu_flags", lambda: {"sse4_2"})
     monkeypatch.setenv(kernel_path.CHOICE, "avx512")
     with pytest.raises(RuntimeError, match="cannot run the avx512 kernels; it runs"):
         kernel_path.pin({})
+    # without AVX2 and nothing asked for: unpinned, with a warning, nothing set
+    monkeypatch.delenv(kernel_path.CHOICE)
+    environ = {}
+    with pytest.warns(RuntimeWarning, match="cannot run the avx2 kernels"):
+        assert kernel_path.pin(environ) == "native"
+    assert environ == {}
 
 
 def test_the_second_path_is_avx512_where_there_is_one_else_default(monkeypatch):
@@ -110,6 +115,15 @@ def test_a_cell_tolerance_must_be_a_number_at_least_zero():
         cell_tolerance({"vitbook": {"tolerance": -0.1}})
 
 
+def test_a_glued_value_is_compared_within_the_tolerance_too():
+    glue = "application/papermill.record/text/plain"
+    stored = [nbformat.v4.new_output("display_data", data={glue: "'0.709'"})]
+    close = [nbformat.v4.new_output("display_data", data={glue: "'0.708'"})]
+    far = [nbformat.v4.new_output("display_data", data={glue: "'0.650'"})]
+    assert reconcile(close, stored, 0.02) == stored
+    assert reconcile(far, stored, 0.02) == far
+
+
 def test_reconcile_takes_the_stored_text_only_where_it_agrees():
     stored = [
         nbformat.v4.new_output("stream", name="stdout", text="acc 0.950\n"),
@@ -137,6 +151,23 @@ def _cell(source: str, stored: str, tolerance: float | None = None):
     return cell
 
 
+def _glue_cell(value: float, stored: str, tolerance: float):
+    """A cell that glues ``value`` with vitbook.glue, with ``stored`` stored."""
+    mime = "application/papermill.record/text/plain"
+    cell = nbformat.v4.new_code_cell(
+        f"import vitbook\nvitbook.glue('x', {value!r}, '.3f');", execution_count=1
+    )
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={mime: stored},
+            metadata={"scrapbook": {"name": "x", "mime_prefix": mime[:-10]}},
+        )
+    ]
+    cell.metadata["vitbook"] = {"tolerance": tolerance}
+    return cell
+
+
 def test_strict_nbval_honours_a_declared_tolerance_and_nothing_more(tmp_path):
     """A real nbval run on a notebook whose stored outputs are a little off."""
     capability = kernel_path.PATHS.get(kernel_path.chosen(), {})
@@ -152,7 +183,9 @@ def test_strict_nbval_honours_a_declared_tolerance_and_nothing_more(tmp_path):
         _cell('print("accuracy 0.500")', "accuracy 0.501\n"),
         # 3: within the tolerance, but a word differs: fails
         _cell('print("accuracy 0.500")', "precision 0.500\n", 0.005),
-        # 4: the kernel nbval starts computes on the pinned path
+        # 4: a glued value within the tolerance: passes
+        _glue_cell(0.708, "'0.709'", 0.005),
+        # 5: the kernel nbval starts computes on the pinned path
         _cell(
             "import torch\nprint(torch.backends.cpu.get_cpu_capability())",
             f"{capability}\n" if capability != "native" else "",
@@ -174,7 +207,7 @@ def test_strict_nbval_honours_a_declared_tolerance_and_nothing_more(tmp_path):
             r"^(PASSED|FAILED) \S+::Cell (\d)", run.stdout, re.M
         )
     }
-    expected = {0: "PASSED", 1: "FAILED", 2: "FAILED", 3: "FAILED"}
+    expected = {0: "PASSED", 1: "FAILED", 2: "FAILED", 3: "FAILED", 4: "PASSED"}
     if capability != "native":
-        expected[4] = "PASSED"
+        expected[5] = "PASSED"
     assert {k: outcome.get(k) for k in expected} == expected, run.stdout[-3000:]

@@ -19,6 +19,7 @@ from .data import (
 from .embedding import (
     ConvStem,
     PatchEmbedding,
+    RawPatches,
     conv_to_linear,
     cosine_similarity_matrix,
     linear_to_conv,
@@ -89,6 +90,7 @@ __all__ = [
     "PHOTOS",
     "POSITION_KINDS",
     "PatchEmbedding",
+    "RawPatches",
     "ViT",
     "arrangement_images",
     "center_crop",

@@ -25,7 +25,13 @@ from .embedding import RawPatches
 from .images import PHOTOS, load_photo, photo_crops, to_tensor
 from .model import ViT
 from .train import add_seeds_flag
-from .training import Progress, TrainConfig, accuracy, train_classifier
+from .training import (
+    Progress,
+    TrainConfig,
+    accuracy,
+    machine_setup,
+    train_classifier,
+)
 
 __all__ = ["KINDS", "STEPS", "crops", "main", "make_model", "run"]
 
@@ -93,11 +99,12 @@ def run(kinds=KINDS, seeds=(0, 1, 2), steps: int = STEPS, log=print) -> dict:
             "test_crops": len(test_x),
         },
         "schedule": {**SCHEDULE, "steps": steps},
+        "train_config": TrainConfig(**SCHEDULE).recipe(),
         "seeds": list(seeds),
         "threads": 1,
-        "torch": torch.__version__,
-        # the CPU kernels it ran on (the book pins AVX2: tools/kernel_path.py)
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # torch, the CPU kernels (the book pins AVX2: tools/kernel_path.py), the CPU's
+        # maker: where all three are the same, a run reproduces its record exactly
+        "setup": machine_setup(),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "parameters": params,
         "runs": runs,

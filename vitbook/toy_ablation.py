@@ -24,7 +24,13 @@ from . import checks
 from .data import arrangement_images
 from .model import ViT
 from .train import add_seeds_flag
-from .training import Progress, TrainConfig, accuracy, train_classifier
+from .training import (
+    Progress,
+    TrainConfig,
+    accuracy,
+    machine_setup,
+    train_classifier,
+)
 
 __all__ = ["BUDGETS", "DATA", "KINDS", "MODEL", "SCHEDULE", "main", "run"]
 
@@ -116,13 +122,14 @@ def run(kinds=KINDS, seeds=(0, 1, 2), budgets=BUDGETS, log=print) -> dict:
         "what": "test accuracy on the 1,000 test images of the arrangement task",
         "model": dict(MODEL),
         "schedule": dict(SCHEDULE),
+        "train_config": TrainConfig(**SCHEDULE).recipe(),
         "data": dict(DATA),
         "budgets": list(budgets),
         "seeds": list(seeds),
         "threads": 1,
-        "torch": torch.__version__,
-        # the CPU kernels it ran on (the book pins AVX2: tools/kernel_path.py)
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # torch, the CPU kernels (the book pins AVX2: tools/kernel_path.py), the CPU's
+        # maker: where all three are the same, a run reproduces its record exactly
+        "setup": machine_setup(),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "runs": runs,
         "summary": summary,

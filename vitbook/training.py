@@ -4,9 +4,10 @@ warm-up + cosine."""
 from __future__ import annotations
 
 import math
+import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ __all__ = [
     "accuracy",
     "decay_split",
     "default_device",
+    "machine_setup",
     "predictions",
     "train_classifier",
 ]
@@ -70,6 +72,33 @@ class TrainConfig:
         )
         checks.instance(self.fused, "fused", bool, "True or False")
         self.log_every = checks.nonnegative_int(self.log_every, "log_every")
+
+    def recipe(self) -> dict:
+        """Every field but the run's length, seed and logging: what a record of runs
+        at several budgets and seeds shares."""
+        skip = {"steps", "seed", "log_every"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+
+def machine_setup() -> dict:
+    """What decides the last bits of a run on this machine: torch's version, the CPU
+    kernels it uses (``ATEN_CPU_CAPABILITY``) and the CPU's maker. Two runs with the
+    same setup, seed and data give the same numbers; with another, training carries
+    last-bit differences along."""
+    vendor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    vendor = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_vendor": vendor,
+    }
 
 
 @dataclass
