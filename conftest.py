@@ -5,7 +5,9 @@ pointed (``pytest``, ``pytest book/08_position_embeddings.ipynb``):
   every x86-64 machine computes the stored outputs' bits;
 - each pytest-xdist worker, and every notebook kernel it starts, gets one CPU thread;
 - strict nbval honours the tolerance a cell declares in its metadata
-  (``tools/tolerance.py``) and compares every other output exactly.
+  (``tools/tolerance.py``) and compares every other output exactly;
+- the longest work is handed out first (pyproject.toml turns xdist's own reordering,
+  by test count, off), so that no worker is left alone with a long notebook at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +47,38 @@ def pytest_configure(config):
         os.environ[name] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+#: The test modules that take longest (measured: 10 to 25 s each on the 2-core machine,
+#: against a second or two for the others), the longest last.
+SLOW_TEST_MODULES = (
+    "test_widgets.py",
+    "test_convert.py",
+    "test_experiment_scripts.py",
+    "test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Longest first: the slow test modules, then the notebooks by the length of their
+    code, then the other test modules by their number of tests. pytest-xdist hands out
+    a module or notebook whole, in this order, to whichever worker is free, so the suite
+    ends about when the total work does, not with one worker alone on a long module."""
+    scopes: dict[str, list] = {}
+    for item in items:
+        scopes.setdefault(item.nodeid.rsplit("::", 1)[0], []).append(item)
+
+    def weight(scope: str) -> tuple[int, int]:
+        members = scopes[scope]
+        if scope.endswith(SLOW_TEST_MODULES):
+            return (2, SLOW_TEST_MODULES.index(scope.rsplit("/", 1)[-1]))
+        if scope.endswith(".ipynb"):
+            code = sum(len(getattr(i, "cell", {}).get("source", "")) for i in members)
+            return (1, code)
+        return (0, len(members))
+
+    order = sorted(scopes, key=weight, reverse=True)
+    items[:] = [item for scope in order for item in scopes[scope]]
 
 
 def pytest_report_header(config):

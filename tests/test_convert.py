@@ -10,9 +10,24 @@ import torch
 import vitbook
 from vitbook.convert import from_library, key_map, to_library, vit_from
 
-timm = pytest.importorskip("timm")
-transformers = pytest.importorskip("transformers")
-vision_transformer = pytest.importorskip("torchvision.models.vision_transformer")
+
+class _Library:
+    """A reference library, imported when a test first uses it (not when pytest
+    collects this module: each worker collects every module, and timm with
+    transformers take seconds to import); a test whose library is missing is skipped."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("_"):  # pytest probing for fixtures, copy, pickle
+            raise AttributeError(attribute)
+        return getattr(pytest.importorskip(self.name), attribute)
+
+
+timm = _Library("timm")
+transformers = _Library("transformers")
+vision_transformer = _Library("torchvision.models.vision_transformer")
 
 SMALL = dict(image_size=32, patch_size=4, layers=2, heads=4, dim=32, mlp=64, classes=10)
 

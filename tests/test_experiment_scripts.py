@@ -174,7 +174,7 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
     variants = ["learned", "cpe", "learned+registers"]
     record = position_encodings.main(
         ["--epochs", "0.005", "0.01", "--seeds", "1", "--train-limit", "512"]
-        + ["--transfer-images", "64", "--variants", *variants, "--out", str(out)]
+        + ["--transfer-images", "16", "--variants", *variants, "--out", str(out)]
     )
     assert json.loads(out.read_text()) == record
     assert record["budget"] == {
@@ -212,7 +212,7 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
         ["--epochs", "0.005", "0.01", "--seeds", "1", "--train-limit", "512"]
         + [
             "--transfer-images",
-            "64",
+            "16",
             "--variants",
             "cpe",
             "--update",
@@ -444,7 +444,8 @@ def test_toy_ablation_writes_its_record(tmp_path):
     shipped = vitbook.load_results("toy_ablation")
     for key in ("model", "schedule", "data"):
         assert record[key] == shipped[key], key
-    assert shipped["cpu_capability"] == "AVX2" and shipped["threads"] == 1
+    assert shipped["setup"]["cpu_capability"] == "AVX2" and shipped["threads"] == 1
+    assert shipped["train_config"] == record["train_config"]
 
 
 def test_embedding_ablation_writes_its_record(tmp_path):
@@ -465,4 +466,5 @@ def test_embedding_ablation_writes_its_record(tmp_path):
     shipped = vitbook.load_results("embedding_ablation")
     assert shipped["data"] == record["data"] and shipped["parameters"] == params
     assert shipped["schedule"] == {**record["schedule"], "steps": 150}
-    assert shipped["cpu_capability"] == "AVX2" and len(shipped["runs"]) == 15
+    assert shipped["setup"]["cpu_capability"] == "AVX2" and len(shipped["runs"]) == 15
+    assert shipped["train_config"] == record["train_config"]
