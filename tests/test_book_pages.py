@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, config, load_notebook, toc_entries, toc_notebooks
 
+from conftest import ROOT, config, load_notebook, toc_entries, toc_notebooks
 from tools.colab_check import requirement_pins
 
 NOTEBOOKS = toc_notebooks()

@@ -27,8 +27,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, colab_link, config, toc_entries, toc_notebooks
 from test_browser_discovery import BUILT, SKIP_VARIABLE, browser_or_fail, skip_reason
+
+from conftest import ROOT, colab_link, config, toc_entries, toc_notebooks
 
 try:
     from selenium import webdriver

@@ -13,6 +13,7 @@ import ntpath
 from collections.abc import Callable, Mapping
 
 import pytest
+
 from conftest import ROOT
 
 BUILT = str(ROOT / "_build" / "html" / "index.html")
