@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name, seconds in results["notebook_seconds"].items():
             print(f"  {name:34s} {seconds:6.1f} s under strict nbval")
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        checks.write_record(args.out, results)
     return results
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 import numbers
 import os
@@ -420,6 +421,13 @@ def checked_output(
             output_file(path, "--out", overwrite=args.overwrite)
         except ValueError as error:
             parser.error(str(error))
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write a script's results ``record`` to ``path`` (checked by ``checked_output``
+    before the run) as JSON, creating its folder: one format for every script."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
 def distinct_flags(

@@ -13,7 +13,6 @@ reads.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -164,8 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = run(
         args.epochs, args.train_limit, args.seed, log=lambda s: print(s, flush=True)
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    checks.write_record(args.out, record)
     print(
         f"wrote {args.out.name}: test accuracy {record['info']['test_accuracy']:.4f} "
         f"after {record['info']['train_seconds']} s of training"

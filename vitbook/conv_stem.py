@@ -17,7 +17,6 @@ counts and the configuration are written to ``vitbook/results/conv_stem.json``, 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -278,8 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.train_limit,
         log=lambda s: print(s, flush=True),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    checks.write_record(args.out, record)
     for row in record["summary"]:
         print(
             f"{row['stem']:8s} lr {row['lr']:.0e}  {row['mean']:.4f} ± {row['std']:.4f}"

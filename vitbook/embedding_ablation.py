@@ -14,7 +14,6 @@ model and checks that it reproduces this record. About 20 s on one CPU thread.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -128,8 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     checks.checked_output(parser, args)
     record = run(seeds=tuple(range(args.seeds)), steps=args.steps)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    checks.write_record(args.out, record)
     return record
 
 

@@ -12,7 +12,6 @@ statement about that budget.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -130,8 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.lr,
         log=lambda s: print(s, flush=True),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    checks.write_record(args.out, record)
     for epochs, rows in record["summary"].items():
         for kind, row in rows.items():
             print(f"{epochs} epochs, {kind:16s} {row['mean']:.4f} ± {row['std']:.4f}")

@@ -363,8 +363,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if args.update:
         record = update(previous, record)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    checks.write_record(args.out, record)
     for epochs, rows in record["summary"].items():
         for name, row in rows.items():
             acc = row["test_accuracy"]

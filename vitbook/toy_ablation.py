@@ -14,7 +14,6 @@ CPU thread.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -162,8 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     checks.checked_output(parser, args)
     record = run(args.kinds, tuple(range(args.seeds)), tuple(args.steps))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    checks.write_record(args.out, record)
     for steps, rows in record["summary"].items():
         for kind, row in rows.items():
             print(f"{steps} steps, {kind:9s} {row['mean']:.3f} ± {row['std']:.3f}")

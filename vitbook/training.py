@@ -379,6 +379,11 @@ def predictions(
     batch_size = checks.positive_int(batch_size, "batch_size")
     if len(images) == 0:
         raise ValueError("images is empty: there is nothing to predict")
+    return _predict(model, images, batch_size)
+
+
+def _predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    # the arithmetic of predictions(), on inputs already checked
     model.eval()
     device = next(model.parameters()).device
     return torch.cat(
@@ -400,5 +405,6 @@ def accuracy(
     batch_size = checks.positive_int(batch_size, "batch_size")
     if len(images) == 0:
         raise ValueError("images is empty: there is no accuracy of no images")
-    correct = (predictions(model, images, batch_size) == labels).sum().item()
+    # the inputs are checked above: no second scan of the images
+    correct = (_predict(model, images, batch_size) == labels).sum().item()
     return correct / len(images)
