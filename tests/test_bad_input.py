@@ -957,16 +957,16 @@ TRAIN_FASHION = [
 def test_train_fashion_vit_refuses_before_loading_any_data(
     monkeypatch, options, error, words
 ):
-    from vitbook import train
+    from vitbook import recipes
 
     def too_late(*args, **kwargs):
         raise AssertionError("the run went on before the arguments were checked")
 
-    monkeypatch.setattr(train, "train_classifier", too_late)
+    monkeypatch.setattr(recipes, "train_classifier", too_late)
     if "dim" not in options:
         # a model option is checked when the model is built, after the data loads
-        monkeypatch.setattr(train, "load_fashion_mnist", too_late)
-    raises(error, words, train.train_fashion_vit, **options)
+        monkeypatch.setattr(recipes, "load_fashion_mnist", too_late)
+    raises(error, words, recipes.train_fashion_vit, **options)
 
 
 # --- the shipped records --------------------------------------------------------------

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 import vitbook
-from vitbook import (
+from vitbook.experiments import (
     bench,
     cnn_baseline,
     conv_stem,
     embedding_ablation,
+    fashion_vit,
     position_ablation,
     position_encodings,
     toy_ablation,
-    train,
 )
 
 PACKAGE = Path(vitbook.__file__).resolve().parent
@@ -34,7 +34,7 @@ def too_late(*args, **kwargs):
 
 #: The function each script's main() calls to do its work.
 WORK = {
-    train: "train_fashion_vit",
+    fashion_vit: "train_fashion_vit",
     bench: "TorchEncoderViT",
     position_ablation: "run",
     position_encodings: "run",
@@ -46,27 +46,27 @@ WORK = {
 
 #: (script, flags, words the usage error must hold)
 BAD_FLAGS = [
-    (train, ["--epochs", "0"], "argument --epochs: must be > 0, got 0"),
-    (train, ["--epochs", "-2"], "argument --epochs: must be > 0, got -2"),
-    (train, ["--epochs", "twelve"], "argument --epochs: must be a number"),
-    (train, ["--epochs", "nan"], "argument --epochs: must be a finite number"),
-    (train, ["--batch-size", "0"], "argument --batch-size: must be a positive int"),
-    (train, ["--batch-size", "64.5"], "argument --batch-size: must be an int"),
-    (train, ["--lr", "0"], "argument --lr: must be > 0, got 0"),
-    (train, ["--lr=-1e-3"], "argument --lr: must be > 0, got -0.001"),
-    (train, ["--weight-decay", "-0.05"], "argument --weight-decay: must be >= 0"),
-    (train, ["--label-smoothing", "1"], "argument --label-smoothing: must be >= 0"),
-    (train, ["--label-smoothing", "-0.1"], "argument --label-smoothing"),
-    (train, ["--augment", "flips"], "argument --augment: invalid choice: 'flips'"),
-    (train, ["--depth", "0"], "argument --depth: must be a positive int"),
-    (train, ["--position", "learnd"], "argument --position: invalid choice"),
-    (train, ["--pool", "max"], "argument --pool: invalid choice: 'max'"),
-    (train, ["--seed", "-1"], "argument --seed: must be an int >= 0, got -1"),
-    (train, ["--train-limit", "-5"], "argument --train-limit: must be an int >= 0"),
-    (train, ["--evals", "0"], "argument --evals: must be a positive int, got 0"),
-    (train, ["--evals", "ten"], "argument --evals: must be an int"),
-    (train, ["--lr"], "argument --lr: expected one argument"),
-    (train, ["--lerning-rate", "1e-3"], "unrecognized arguments: --lerning-rate"),
+    (fashion_vit, ["--epochs", "0"], "argument --epochs: must be > 0, got 0"),
+    (fashion_vit, ["--epochs", "-2"], "argument --epochs: must be > 0, got -2"),
+    (fashion_vit, ["--epochs", "twelve"], "argument --epochs: must be a number"),
+    (fashion_vit, ["--epochs", "nan"], "argument --epochs: must be a finite number"),
+    (fashion_vit, ["--batch-size", "0"], "argument --batch-size: must be a positive"),
+    (fashion_vit, ["--batch-size", "64.5"], "argument --batch-size: must be an int"),
+    (fashion_vit, ["--lr", "0"], "argument --lr: must be > 0, got 0"),
+    (fashion_vit, ["--lr=-1e-3"], "argument --lr: must be > 0, got -0.001"),
+    (fashion_vit, ["--weight-decay", "-0.05"], "argument --weight-decay: must be >= 0"),
+    (fashion_vit, ["--label-smoothing", "1"], "argument --label-smoothing: must be"),
+    (fashion_vit, ["--label-smoothing", "-0.1"], "argument --label-smoothing"),
+    (fashion_vit, ["--augment", "flips"], "argument --augment: invalid choice: 'flip"),
+    (fashion_vit, ["--depth", "0"], "argument --depth: must be a positive int"),
+    (fashion_vit, ["--position", "learnd"], "argument --position: invalid choice"),
+    (fashion_vit, ["--pool", "max"], "argument --pool: invalid choice: 'max'"),
+    (fashion_vit, ["--seed", "-1"], "argument --seed: must be an int >= 0, got -1"),
+    (fashion_vit, ["--train-limit", "-5"], "argument --train-limit: must be an int"),
+    (fashion_vit, ["--evals", "0"], "argument --evals: must be a positive int, got 0"),
+    (fashion_vit, ["--evals", "ten"], "argument --evals: must be an int"),
+    (fashion_vit, ["--lr"], "argument --lr: expected one argument"),
+    (fashion_vit, ["--lerning-rate", "1e-3"], "unrecognized arguments: --lerning-rate"),
     (bench, ["--batch-size", "0"], "argument --batch-size: must be a positive int"),
     (bench, ["--steps", "0"], "argument --steps: must be a positive int, got 0"),
     (bench, ["--rounds", "-1"], "argument --rounds: must be a positive int"),
@@ -146,9 +146,9 @@ SCRIPTS = list(WORK)
 def test_an_existing_out_is_kept_without_overwrite(
     monkeypatch, capsys, tmp_path, script
 ):
-    # train writes OUT.pt and OUT.json; the others one file
-    out = tmp_path / ("model" if script is train else "result.json")
-    existing = out.with_suffix(".pt") if script is train else out
+    # fashion_vit writes OUT.pt and OUT.json; the others one file
+    out = tmp_path / ("model" if script is fashion_vit else "result.json")
+    existing = out.with_suffix(".pt") if script is fashion_vit else out
     existing.write_text("a week of training")
     err = usage_error(monkeypatch, capsys, script, ["--out", str(out)])
     assert f"--out {existing} exists already; pass --overwrite" in err
@@ -159,7 +159,7 @@ def test_an_existing_out_is_kept_without_overwrite(
 def test_an_out_that_cannot_be_written_is_refused(
     monkeypatch, capsys, tmp_path, script
 ):
-    if script is not train:
+    if script is not fashion_vit:
         # (train's OUT is a stem: OUT.pt and OUT.json go beside a folder OUT)
         err = usage_error(monkeypatch, capsys, script, ["--out", str(tmp_path)])
         assert f"--out {tmp_path} is a folder" in err
@@ -205,16 +205,16 @@ def test_update_needs_the_record_it_updates(monkeypatch, capsys, tmp_path):
 
 def test_a_good_command_line_reaches_the_run(monkeypatch, tmp_path):
     # the control: with good flags, main() gets past its checks to the work
-    monkeypatch.setattr(train, "train_fashion_vit", too_late)
+    monkeypatch.setattr(fashion_vit, "train_fashion_vit", too_late)
     with pytest.raises(AssertionError, match="the run started"):
-        train.main(["--epochs", "0.5", "--out", str(tmp_path / "m")])
+        fashion_vit.main(["--epochs", "0.5", "--out", str(tmp_path / "m")])
 
 
 @pytest.mark.parametrize(
     "flags, words",
     [
         (["--timeout", "0"], "argument --timeout: must be a positive int, got 0"),
-        (["book/02_patchs.ipynb"], "no notebook 'book/02_patchs.ipynb'"),
+        (["book/2_patches.ipynb"], "no notebook 'book/2_patches.ipynb'"),
         (["README.md"], "'README.md' is not a notebook (.ipynb)"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The scripts behind the training chapter, on a tiny budget: checkpoints,
+"""The experiment scripts (``vitbook.experiments``) on a tiny budget: checkpoints,
 their records, results files."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import pytest
 import torch
 
 import vitbook
-from vitbook import (
+from vitbook import recipes
+from vitbook.experiments import (
     embedding_ablation,
+    fashion_vit,
     position_ablation,
     position_encodings,
     toy_ablation,
-    train,
 )
 
 # the scripts evaluate on the test split; a slice keeps these tests fast (they check
@@ -43,13 +44,14 @@ def small_test_split(monkeypatch):
             else (images, labels)
         )
 
-    monkeypatch.setattr(train, "load_fashion_mnist", loader)
+    monkeypatch.setattr(recipes, "load_fashion_mnist", loader)
 
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path, small_test_split):
-    """``python -m vitbook.train`` for one step on 512 images: (directory, record)."""
-    record = train.main(
+    """``python -m vitbook.experiments.fashion_vit`` for one step on 512 images:
+    (directory, record)."""
+    record = fashion_vit.main(
         ["--epochs", "0.01", "--train-limit", "512", "--evals", "1", "--depth", "1"]
         + ["--out", str(tmp_path / "m")]
     )
@@ -73,7 +75,7 @@ def test_train_writes_a_checkpoint_that_load_pretrained_reads(tiny_checkpoint):
 
     model = vitbook.load_pretrained("m", directory=directory)
     assert isinstance(model, vitbook.ViT) and not model.training
-    images, labels = train.load_fashion_mnist("test")
+    images, labels = recipes.load_fashion_mnist("test")
     x = images[:, None].float() / 255.0  # (M, 1, 28, 28)
     # the loaded weights reproduce the recorded accuracy
     # (up to a near-tie on another device)
@@ -93,14 +95,14 @@ def test_load_initial_rebuilds_the_model_exactly_as_training_started(
 ):
     """The weights train_classifier received, before any step, equal load_initial's."""
     seen = {}
-    real = train.train_classifier
+    real = recipes.train_classifier
 
     def recording(model, *args, **kwargs):
         seen["start"] = {k: v.clone() for k, v in model.state_dict().items()}
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(train, "train_classifier", recording)
-    train.main(
+    monkeypatch.setattr(recipes, "train_classifier", recording)
+    fashion_vit.main(
         ["--epochs", "0.01", "--train-limit", "512", "--evals", "1", "--depth", "1"]
         + ["--seed", "3", "--out", str(tmp_path / "m")]
     )
@@ -124,7 +126,7 @@ def test_load_pretrained_refuses_a_tampered_checkpoint(tiny_checkpoint):
 
 
 def test_load_pretrained_explains_a_missing_record(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m vitbook.train"):
+    with pytest.raises(FileNotFoundError, match="vitbook.experiments.fashion_vit"):
         vitbook.load_pretrained("nothing", directory=tmp_path)
 
 
@@ -140,7 +142,7 @@ def test_position_ablation_writes_its_results_file(tmp_path, small_test_split):
         "train_images": 512,
         "seeds": [0],
     }
-    assert record["model"] == train.REFERENCE_MODEL
+    assert record["model"] == recipes.REFERENCE_MODEL
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the short-run recipe, not the reference model's: what the committed results used
     shipped = vitbook.load_results("position_ablation")
@@ -182,7 +184,7 @@ def test_position_encodings_writes_its_results_file(tmp_path, small_test_split):
         "train_images": 512,
         "seeds": [0],
     }
-    assert record["model"] == {**train.REFERENCE_MODEL, **position_encodings.MODEL}
+    assert record["model"] == {**recipes.REFERENCE_MODEL, **position_encodings.MODEL}
     assert record["model"]["dim"] == 64
     assert record["paper_table_8"] == position_ablation.PAPER_TABLE_8
     # the same recipe as the shorter ablation
@@ -242,7 +244,7 @@ def test_the_shipped_checkpoint_and_results_have_the_documented_fields():
     try:
         info = vitbook.pretrained_info()
     except FileNotFoundError:
-        pytest.skip("no shipped checkpoint yet: run `python -m vitbook.train`")
+        pytest.skip("no shipped checkpoint: run vitbook.experiments.fashion_vit")
     model = vitbook.load_pretrained()  # checks the SHA-256
     assert model.pos_embed.shape == (1, 1 + 7 * 7, info["model"]["dim"])
     for key in ("epochs", "seed", "train_seconds", "device", "torch", "test_accuracy"):
@@ -269,7 +271,7 @@ def conv_stem_test_split(small_test_split):
 
 
 def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split):
-    from vitbook import conv_stem
+    from vitbook.experiments import conv_stem
 
     out = tmp_path / "conv_stem.json"
     record = conv_stem.main(
@@ -283,14 +285,14 @@ def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split
         "lrs": [4e-3],
         "seeds": [0],
     }
-    assert record["model"] == train.REFERENCE_MODEL
+    assert record["model"] == recipes.REFERENCE_MODEL
     assert record["paper_claim"] == conv_stem.PAPER_CLAIM
     shipped = vitbook.load_results("conv_stem")
     assert record["recipe"] == shipped["recipe"]
     assert "batch 128" in record["recipe"] and "augmentation: none" in record["recipe"]
     cost = record["cost"]
     assert cost["patchify"]["depth"] == 4 and cost["conv"]["depth"] == 3
-    assert cost["conv"]["stem_channels"][-1] == train.REFERENCE_MODEL["dim"]
+    assert cost["conv"]["stem_channels"][-1] == recipes.REFERENCE_MODEL["dim"]
     # the matched budget: parameters within 1 %, FLOPs within 5 %
     assert abs(cost["conv"]["parameters"] / cost["patchify"]["parameters"] - 1) < 0.01
     assert abs(cost["conv"]["flops"] / cost["patchify"]["flops"] - 1) < 0.05
@@ -307,14 +309,14 @@ def test_conv_stem_script_writes_its_results_file(tmp_path, conv_stem_test_split
         depth = cost[run["stem"]]["depth"]
         assert len(distance["pixels"]) == len(distance["relative"]) == depth
         assert all(
-            len(layer) == train.REFERENCE_MODEL["heads"]
+            len(layer) == recipes.REFERENCE_MODEL["heads"]
             for layer in distance["relative"]
         )
     assert record["wall_seconds"] > 0
 
 
 def test_train_fashion_vit_builds_a_conv_stem_on_request(conv_stem_test_split):
-    model, config, info = train.train_fashion_vit(
+    model, config, info = recipes.train_fashion_vit(
         epochs=0.01,
         train_limit=256,
         evals=1,
@@ -330,17 +332,17 @@ def test_train_fashion_vit_builds_a_conv_stem_on_request(conv_stem_test_split):
     with pytest.raises(
         ValueError, match="stem must be one of 'patchify', 'conv'; got 'hybrid'"
     ):
-        train.train_fashion_vit(epochs=0.01, train_limit=256, log=None, stem="hybrid")
+        recipes.train_fashion_vit(epochs=0.01, train_limit=256, log=None, stem="hybrid")
 
 
 def test_the_shipped_conv_stem_results_are_complete():
     try:
         results = vitbook.load_results("conv_stem")
     except FileNotFoundError:
-        pytest.skip("no shipped conv_stem.json yet: run `python -m vitbook.conv_stem`")
+        pytest.skip("no shipped conv_stem.json: run vitbook.experiments.conv_stem")
     budget = results["budget"]
     assert len(budget["seeds"]) >= 3 and len(budget["lrs"]) >= 2
-    assert results["model"] == train.REFERENCE_MODEL
+    assert results["model"] == recipes.REFERENCE_MODEL
     pairs = {(row["stem"], row["lr"]) for row in results["summary"]}
     assert pairs == {(s, lr) for s in ("patchify", "conv") for lr in budget["lrs"]}
     assert len(results["runs"]) == 2 * len(budget["lrs"]) * len(budget["seeds"])
@@ -349,7 +351,7 @@ def test_the_shipped_conv_stem_results_are_complete():
 
 
 def test_the_script_defaults_reproduce_the_shipped_checkpoints_recipe():
-    from vitbook.train import AUGMENTATIONS, REFERENCE_MODEL, REFERENCE_RECIPE
+    from vitbook.recipes import AUGMENTATIONS, REFERENCE_MODEL, REFERENCE_RECIPE
 
     record = vitbook.pretrained_info()
     train = record["train"]
@@ -361,9 +363,9 @@ def test_the_script_defaults_reproduce_the_shipped_checkpoints_recipe():
 
 
 def test_attention_distances_is_one_for_uniform_attention_and_below_for_local():
-    from vitbook import conv_stem
+    from vitbook.experiments import conv_stem
 
-    model = vitbook.ViT(**train.REFERENCE_MODEL).eval()
+    model = vitbook.ViT(**recipes.REFERENCE_MODEL).eval()
     images = torch.rand(4, 1, 28, 28)
     n = model.num_patches
 
@@ -384,9 +386,9 @@ def test_attention_distances_is_one_for_uniform_attention_and_below_for_local():
 
 
 def test_the_cnn_matches_the_tiny_vit_in_parameters_and_flops():
-    from vitbook.cnn_baseline import REFERENCE_CNN, SmallCNN
+    from vitbook.cnn import REFERENCE_CNN, SmallCNN
 
-    cnn, vit = SmallCNN(**REFERENCE_CNN), vitbook.ViT(**train.REFERENCE_MODEL)
+    cnn, vit = SmallCNN(**REFERENCE_CNN), vitbook.ViT(**recipes.REFERENCE_MODEL)
     image = torch.zeros(1, 1, 28, 28)
     params = vitbook.count_parameters(cnn) / vitbook.count_parameters(vit)
     flops = vitbook.count_flops(cnn, image) / vitbook.count_flops(vit, image)
@@ -399,7 +401,7 @@ def test_the_cnn_matches_the_tiny_vit_in_parameters_and_flops():
 
 
 def test_cnn_baseline_script_writes_its_results_file(tmp_path, small_test_split):
-    from vitbook import cnn_baseline
+    from vitbook.experiments import cnn_baseline
 
     out = tmp_path / "cnn_baseline.json"
     record = cnn_baseline.main(
@@ -412,12 +414,12 @@ def test_cnn_baseline_script_writes_its_results_file(tmp_path, small_test_split)
     # the recipe is the reference ViT's, the shipped record's too
     shipped = vitbook.load_results("cnn_baseline")
     assert record["recipe"] == shipped["recipe"]
-    assert record["recipe"] == train.describe_recipe(
+    assert record["recipe"] == recipes.describe_recipe(
         vitbook.pretrained_info("fashion_vit")
     )
     assert record["model"]["widths"] == shipped["model"]["widths"]
     with pytest.raises(ValueError, match="takes no ViT options"):
-        train.train_fashion_vit(
+        recipes.train_fashion_vit(
             epochs=0.01, train_limit=64, log=None, architecture="cnn", depth=2
         )
 

@@ -77,7 +77,7 @@ def test_the_second_path_is_avx512_where_there_is_one_else_default(monkeypatch):
 
 def test_the_training_notebooks_are_the_ones_that_train():
     names = {p.name for p in kernel_path.training_notebooks()}
-    assert "08_position_embeddings.ipynb" in names and "11_training.ipynb" in names
+    assert "08_position_embeddings.ipynb" in names and "10_training.ipynb" in names
     assert "01_images_as_tensors.ipynb" not in names
 
 

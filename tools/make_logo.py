@@ -1,10 +1,10 @@
 """Draw the book's logo and favicon from the running example:
 ``python tools/make_logo.py``.
 
-The logo is the astronaut photo of chapter 1 cut into a 4x4 grid of patches (the book's
-first step), followed by the row of tokens the patches become (its last). The favicon is
-the grid alone. Both are written to ``_static/``, which ``_config.yml`` points at.
-"""
+The logo is the astronaut photo of book/01_images_as_tensors.ipynb cut into a 4x4 grid
+of patches (the book's first step), followed by the row of tokens the patches become
+(its last). The favicon is the grid alone. Both are written to ``_static/``, which
+``_config.yml`` points at."""
 
 from __future__ import annotations
 

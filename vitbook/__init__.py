@@ -1,11 +1,18 @@
 """vitbook: the helper package of the "Pixels to Tokens" book.
 
-Modules follow the book: ``patches`` (cutting images up), ``images`` (the photos),
-``embedding`` (the patch projection), ``position`` (position tables), ``model`` (the
-encoder and the ViT), ``plots`` and ``widgets`` (figures and explorers). ``checks``
-holds the input checks they all use: a wrong type is a ``TypeError``, a wrong value a
-``ValueError`` naming the argument and the value, and images on the wrong scale an
-``InputRangeWarning``.
+The library follows the book: ``images`` (the photos), ``patches`` (cutting images
+up), ``embedding`` (the patch projection and the conv stem), ``position`` (position
+tables and encodings), ``model`` (the encoder and the ViT), ``resolution`` (new image
+and patch sizes), ``data`` (Fashion-MNIST and the arrangement task), ``training`` (the
+training loop), ``recipes`` (the reference model and how it is trained), ``cnn`` (the
+CNN beside it), ``pretrained`` (the shipped weights and records), ``analysis``,
+``plots`` and ``widgets`` (figures and explorers), ``convert`` (weights to and from
+torchvision, timm and transformers). ``checks`` holds the input checks they all use: a
+wrong type is a ``TypeError``, a wrong value a ``ValueError`` naming the argument and
+the value, and images on the wrong scale an ``InputRangeWarning``.
+
+``vitbook.experiments`` holds the scripts that made the shipped weights and records
+(``python -m vitbook.experiments.NAME``); nothing in the library imports them.
 """
 
 from . import checks, plots, widgets

@@ -1,5 +1,6 @@
 """The book's analyses of a trained ViT, in one call: the three panels of the ViT
-paper's Figure 7 and the class token's attention (chapters 8 and 11 build each one).
+paper's Figure 7 and the class token's attention (book/08_position_embeddings.ipynb and
+book/11_looking_inside.ipynb build each one).
 
 ``figure7(model, images)`` computes them for any ``vitbook.ViT`` (the book's tiny
 model, or a published ViT-B/16 converted with ``vitbook.convert.vit_from``);
@@ -30,7 +31,8 @@ def figure7(model: ViT, images: torch.Tensor, components: int = 28) -> dict:
       pixels over ``images`` (right panel), and ``uniform_distance``, what uniform
       attention gives on this grid (the reference line);
     - ``cls_attention`` ``(B, N)``: the class token's attention on the patches in the
-      last block, mean over heads (chapter 11's maps); ``None`` with mean pooling.
+      last block, mean over heads (the maps of 11_looking_inside.ipynb); ``None``
+      with mean pooling.
     """
     checks.instance(model, "model", ViT, "a vitbook.ViT")
     components = checks.positive_int(components, "components")

@@ -5,7 +5,7 @@ same numbers under different names and, in two places, different layouts:
 
 - the patch embedding: ``vitbook`` keeps a ``Linear`` on patches flattened
   channels-last, ``(D, P*P*C)``; the others keep the ``Conv2d`` kernel ``(D, C, P, P)``
-  (chapter 4: the same map);
+  (04_linear_projection.ipynb: the same map);
 - the attention's input projections: ``vitbook``, torchvision (``in_proj_weight``) and
   timm (``qkv``) fuse W_Q, W_K and W_V into one ``(3D, D)`` matrix, rows ``[Q; K; V]``;
   transformers keeps three ``(D, D)`` matrices. Inside each, heads are consecutive

@@ -1,4 +1,5 @@
-"""The data the book trains on: Fashion-MNIST, and chapter 8's arrangement task.
+"""The data the book trains on: Fashion-MNIST, and the arrangement task of
+book/08_position_embeddings.ipynb.
 
 Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017; MIT licence) is found offline or
 downloaded once, always verified.
@@ -407,15 +408,15 @@ _ARRANGEMENTS = ((0, 0), (1, 0), (0, 1), (1, 1))
 def arrangement_images(
     groups: int, seed: int, all_arrangements: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chapter 8's task: 16x16 images on a 4x4 grid of 4x4 patches, noise patches and
-    one red and one blue mark, labelled by where red sits relative to blue.
+    """The task of 08_position_embeddings.ipynb: 16x16 images on a 4x4 grid of 4x4
+    patches, noise patches and one red and one blue mark, labelled by where red sits
+    relative to blue.
 
     Returns images ``(M, 3, 16, 16)`` in [0, 1] and labels ``(M,)``. Each group is one
     bag of 16 patches; with ``all_arrangements`` it is placed four ways, one per class
     (``M = 4 * groups``, arrangement-major), so that a model that sees only the bag of
-    patches is at chance; without, once (``M = groups``). Chapter 8 builds the same
-    function step by step and checks that the two agree.
-    """
+    patches is at chance; without, once (``M = groups``). 08_position_embeddings.ipynb
+    builds the same function step by step and checks that the two agree."""
     groups = checks.positive_int(groups, "groups")
     seed = checks.nonnegative_int(seed, "seed")
     checks.instance(all_arrangements, "all_arrangements", bool, "True or False")

@@ -56,7 +56,8 @@ class PatchEmbedding(nn.Module):
 
 class RawPatches(nn.Module):
     """No embedding: the raw flattened patches are the tokens, ``(B, C, H, W)`` ->
-    ``(B, N, P*P*C)``. Chapter 6's model B, in place of ``PatchEmbedding``."""
+    ``(B, N, P*P*C)``. The model B of 06_redundancy.ipynb, in place of
+    ``PatchEmbedding``."""
 
     def __init__(self, patch_size: int):
         super().__init__()

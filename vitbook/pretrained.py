@@ -1,7 +1,8 @@
 """What the book's scripts trained, shipped inside the package:
 the tiny ViT and results files.
 
-``python -m vitbook.train --out vitbook/weights/fashion_vit --overwrite`` wrote
+``python -m vitbook.experiments.fashion_vit --out vitbook/weights/fashion_vit
+--overwrite`` wrote
 ``weights/fashion_vit.pt`` (the state dict) and ``weights/fashion_vit.json``
 (configuration, seed, epochs, wall time, torch version, test accuracy, the
 accuracy-vs-time curve and the SHA-256 of the ``.pt`` file).
@@ -18,6 +19,7 @@ import torch
 
 from . import checks
 from .model import ViT
+from .recipes import initial_model
 
 __all__ = [
     "RESULTS_DIR",
@@ -31,6 +33,8 @@ __all__ = [
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: the command that trains the shipped checkpoint again
+RETRAIN = "python -m vitbook.experiments.fashion_vit"
 
 
 def _sha256(path: Path) -> str:
@@ -87,10 +91,10 @@ def pretrained_info(name: str = "fashion_vit", directory: Path | None = None) ->
         shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
         raise FileNotFoundError(
             f"no checkpoint record {record}; the package ships {shipped}; train one "
-            "with `python -m vitbook.train --out FOLDER/NAME` and pass "
-            "directory=FOLDER"
+            "with `python -m vitbook.experiments.fashion_vit --out FOLDER/NAME` "
+            "and pass directory=FOLDER"
         )
-    info = _read_record(record, "retrain with `python -m vitbook.train`")
+    info = _read_record(record, f"retrain with `{RETRAIN}`")
     problems = []
     if not isinstance(info.get("model"), dict):
         problems.append("'model' (the ViT's keyword arguments) is missing or no object")
@@ -99,7 +103,7 @@ def pretrained_info(name: str = "fashion_vit", directory: Path | None = None) ->
     if problems:
         raise ValueError(
             f"{record} is not a checkpoint record: {'; '.join(problems)}; restore it "
-            "or retrain with `python -m vitbook.train`"
+            "or retrain with `python -m vitbook.experiments.fashion_vit`"
         )
     return info
 
@@ -127,14 +131,14 @@ def load_pretrained(
     if not weights.is_file():
         raise FileNotFoundError(
             f"{weights} is missing beside its record {weights.with_suffix('.json')}; "
-            "reinstall vitbook or retrain with `python -m vitbook.train`"
+            f"reinstall vitbook or retrain with `{RETRAIN}`"
         )
     digest = _sha256(weights)
     if digest != info["sha256"]:
         raise ValueError(
             f"{weights.name} has SHA-256 {digest}, but its record says "
             f"{info['sha256']}: the file is damaged or was replaced; "
-            "reinstall vitbook or retrain with `python -m vitbook.train`"
+            f"reinstall vitbook or retrain with `{RETRAIN}`"
         )
     try:
         model = ViT(**info["model"])
@@ -160,11 +164,9 @@ def load_initial(name: str = "fashion_vit", directory: Path | None = None) -> Vi
     """The model ``name`` as it was before its first training step, in eval mode.
 
     Rebuilt from the checkpoint's record (its model configuration, seed and stem) the
-    way ``python -m vitbook.train`` built it, so a chapter can compare the trained
-    weights with their own random start.
+    way ``python -m vitbook.experiments.fashion_vit`` built it, so a chapter can
+    compare the trained weights with their own random start.
     """
-    from .train import initial_model
-
     info = pretrained_info(name, directory)
     if not isinstance(info.get("seed"), int) or isinstance(info.get("seed"), bool):
         raise ValueError(
@@ -194,6 +196,6 @@ def load_results(name: str = "position_ablation") -> dict:
         checks.choice(name, "name", shipped)
     return _read_record(
         path,
-        f"rerun `python -m vitbook.{name} --out vitbook/results/{name}.json "
-        "--overwrite`",
+        f"rerun `python -m vitbook.experiments.{name} "
+        f"--out vitbook/results/{name}.json --overwrite`",
     )

@@ -1,5 +1,5 @@
 """Performance figures, measured in one run on one machine:
-``python -m vitbook.bench --help``.
+``python -m vitbook.experiments.bench --help``.
 
 1. Training throughput of ``vitbook.ViT`` against a ViT of the same size built on
    ``torch.nn.TransformerEncoder`` (pre-norm, GELU), alternated several times.
@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checks
-from .embedding import PatchEmbedding
-from .model import ViT, count_flops
-from .training import Progress
+from .. import checks
+from ..embedding import PatchEmbedding
+from ..model import ViT, count_flops
+from ..training import Progress
 
 __all__ = ["TorchEncoderViT", "main"]
 
@@ -128,7 +128,7 @@ def notebook_times(root: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.bench",
+        prog="python -m vitbook.experiments.bench",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
         # checked before the timings, which take minutes
         checks.checked_output(parser, args)
 
-    from .train import REFERENCE_MODEL
+    from ..recipes import REFERENCE_MODEL
 
     config = {
         k: REFERENCE_MODEL[k]
@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"({results['matmul_gflop_per_second']} GFLOP/s)"
     )
     if args.notebooks:
-        root = Path(__file__).resolve().parent.parent
+        # vitbook/experiments/bench.py -> the repository
+        root = Path(__file__).resolve().parents[2]
         results["notebook_seconds"] = notebook_times(root)
         for name, seconds in results["notebook_seconds"].items():
             print(f"  {name:34s} {seconds:6.1f} s under strict nbval")

@@ -1,15 +1,17 @@
-"""Train the book's reference tiny ViT on Fashion-MNIST:
-``python -m vitbook.train --help``.
+"""What the book trains on Fashion-MNIST, and how: the reference tiny ViT
+(``REFERENCE_MODEL``: D = 128, a 7x7 grid of 4x4 patches), its recipe
+(``REFERENCE_RECIPE``: AdamW with warm-up and a cosine schedule, label smoothing, random
+left-right flips, a fixed number of epochs, seeded), the shorter recipe of the
+experiments (``SHORT_RUN_RECIPE``), and ``train_fashion_vit``, which trains any of them
+with ``vitbook.training.train_classifier``.
 
-The recipe the book reports: the ViT below (D = 128, a 7x7 grid of 4x4 patches), AdamW
-with warm-up and a cosine schedule, label smoothing, random left-right flips, a fixed
-number of epochs, seeded (``REFERENCE_RECIPE``). It writes the checkpoint that
-``vitbook.load_pretrained()`` loads.
+The scripts in ``vitbook.experiments`` call these; ``python -m
+vitbook.experiments.fashion_vit`` wrote the checkpoint ``vitbook.load_pretrained()``
+loads, and ``initial_model`` rebuilds its start for ``vitbook.load_initial()``.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import platform
@@ -19,10 +21,10 @@ import torch
 from torch import nn
 
 from . import checks
+from .cnn import REFERENCE_CNN, SmallCNN
 from .data import load_fashion_mnist, random_crop_flip, random_flip
 from .embedding import ConvStem
-from .model import POSITION_KINDS, ViT
-from .pretrained import save_checkpoint
+from .model import ViT
 from .training import (
     Progress,
     TrainConfig,
@@ -37,7 +39,8 @@ __all__ = [
     "SHORT_RUN_RECIPE",
     "describe_recipe",
     "initial_model",
-    "main",
+    "short_run_steps",
+    "steps_of",
     "train_fashion_vit",
     "train_short_run",
 ]
@@ -133,8 +136,9 @@ def describe_recipe(info: dict, lr: str = "") -> str:
     ``lr`` replaces the run's learning rate in the text, for records of several rates.
     """
     train = info["train"]
+    rate = lr or format(train["lr"], "g")
     return (
-        f"vitbook.train.train_fashion_vit: AdamW lr {lr or format(train['lr'], 'g')}, "
+        f"vitbook.recipes.train_fashion_vit: AdamW lr {rate}, "
         f"batch {train['batch_size']}, weight decay {train['weight_decay']:g}, "
         f"warm-up + cosine, label smoothing {train['label_smoothing']:g}, "
         f"gradient clipping {train['grad_clip']:g}, "
@@ -152,7 +156,7 @@ AUGMENTATIONS = {
         "random shift up to 2 px (zero padding) + left-right flip",
     ),
     # garments anywhere on the canvas: a position table must then learn the grid, not
-    # the parts of a centred garment (chapter 11's Figure 7 centre)
+    # the parts of a centred garment (11_looking_inside.ipynb, Figure 7 centre)
     "shift8-flip": (
         functools.partial(random_crop_flip, padding=8),
         "random shift up to 8 px (zero padding) + left-right flip",
@@ -206,7 +210,7 @@ def train_fashion_vit(
     wall time (test evaluations excluded) and the test accuracy at ``evals`` points
     along the way. ``stem="conv"`` in ``model_options`` swaps the patch embedding for a
     ``ConvStem`` (widths ``stem_channels``, default its own); ``info["stem"]`` then
-    records it. ``architecture="cnn"`` trains ``vitbook.cnn_baseline.SmallCNN`` with
+    records it. ``architecture="cnn"`` trains ``vitbook.cnn.SmallCNN`` with
     ``REFERENCE_CNN`` instead of a ViT, with the same data, recipe and budget. With
     ``log``, the run shows a ``Progress`` bar (the evaluations as lines above it),
     unless ``progress``, one shared by several runs, is given.
@@ -232,7 +236,7 @@ def train_fashion_vit(
         raise ValueError(f"architecture must be 'vit' or 'cnn', got {architecture!r}")
     if architecture == "cnn" and (stem != "patchify" or model_options):
         raise ValueError(
-            "architecture='cnn' trains vitbook.cnn_baseline.REFERENCE_CNN and takes "
+            "architecture='cnn' trains vitbook.cnn.REFERENCE_CNN and takes "
             f"no ViT options, got stem={stem!r} and {sorted(model_options)}"
         )
     checks.choice(augment, "augment", sorted(AUGMENTATIONS))
@@ -249,8 +253,6 @@ def train_fashion_vit(
         "std": round(train_x.std().item(), 4),
     }
     if architecture == "cnn":
-        from .cnn_baseline import REFERENCE_CNN, SmallCNN
-
         model_config = {**REFERENCE_CNN, **norm_stats}
         torch.manual_seed(seed)
         model = SmallCNN(**model_config).to(device)
@@ -351,129 +353,3 @@ def train_fashion_vit(
     if embedding is not None:
         info["stem"] = {"kind": "conv", "channels": list(embedding.channels)}
     return model.cpu().eval(), model_config, info
-
-
-def add_train_limit_flag(parser: argparse.ArgumentParser) -> None:
-    """``--train-limit N``: train on the first N images only (0: all); every script
-    that trains has it."""
-    parser.add_argument(
-        "--train-limit",
-        type=checks.arg_type(checks.nonnegative_int),
-        default=0,
-        help="only the first N training images (0: all)",
-    )
-
-
-def add_seeds_flag(parser: argparse.ArgumentParser, default: int = 3) -> None:
-    """``--seeds N``: each run with seeds 0 .. N-1 (the experiments' flag)."""
-    parser.add_argument(
-        "--seeds",
-        type=checks.arg_type(checks.positive_int),
-        default=default,
-        help="seeds 0 .. N-1 of every run",
-    )
-
-
-def add_budget_flags(
-    parser: argparse.ArgumentParser, budgets: tuple[float, ...], lr: float
-) -> None:
-    """``--epochs`` (the budgets), ``--seeds``, ``--lr`` and ``--train-limit``: the
-    flags of the short experiments that compare rows at several budgets."""
-    parser.add_argument(
-        "--epochs",
-        type=checks.arg_type(checks.positive_number),
-        nargs="+",
-        default=list(budgets),
-        help="the training budgets, in epochs per run",
-    )
-    add_seeds_flag(parser)
-    parser.add_argument(
-        "--lr", type=checks.arg_type(checks.positive_number), default=lr
-    )
-    add_train_limit_flag(parser)
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """Train the book's reference ViT on Fashion-MNIST and write its checkpoint
-    (see --help)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m vitbook.train",
-        description=(
-            "Train the tiny ViT on Fashion-MNIST; write <out>.pt and <out>.json."
-        ),
-    )
-    parser.add_argument(
-        "--epochs",
-        type=checks.arg_type(checks.positive_number),
-        default=REFERENCE_RECIPE["epochs"],
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=checks.arg_type(checks.positive_int),
-        default=REFERENCE_RECIPE["batch_size"],
-    )
-    parser.add_argument(
-        "--lr",
-        type=checks.arg_type(checks.positive_number),
-        default=REFERENCE_RECIPE["lr"],
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=checks.arg_type(checks.number, low=0),
-        default=REFERENCE_RECIPE["weight_decay"],
-    )
-    parser.add_argument(
-        "--label-smoothing",
-        type=checks.arg_type(checks.number, low=0, high=1, high_open=True),
-        default=REFERENCE_RECIPE["label_smoothing"],
-    )
-    parser.add_argument(
-        "--augment", choices=sorted(AUGMENTATIONS), default=REFERENCE_RECIPE["augment"]
-    )
-    parser.add_argument(
-        "--depth",
-        type=checks.arg_type(checks.positive_int),
-        default=REFERENCE_MODEL["depth"],
-    )
-    parser.add_argument("--position", choices=POSITION_KINDS, default="learned")
-    parser.add_argument("--pool", choices=["cls", "mean"], default="cls")
-    parser.add_argument(
-        "--seed", type=checks.arg_type(checks.nonnegative_int), default=0
-    )
-    add_train_limit_flag(parser)
-    parser.add_argument(
-        "--evals",
-        type=checks.arg_type(checks.positive_int),
-        default=10,
-        help="test evaluations along the way",
-    )
-    checks.add_output_flags(parser, "fashion_vit", "OUT.pt and OUT.json")
-    args = parser.parse_args(argv)
-    # where the checkpoint goes, checked before the training, not after it
-    checks.checked_output(parser, args, ".pt", ".json")
-    model, model_config, info = train_fashion_vit(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        augment=args.augment,
-        seed=args.seed,
-        train_limit=args.train_limit,
-        evals=args.evals,
-        log=lambda line: print(line, flush=True),
-        depth=args.depth,
-        position=args.position,
-        pool=args.pool,
-    )
-    record = save_checkpoint(model, model_config, info, args.out)
-    print(
-        f"wrote {args.out.with_suffix('.pt').name}: "
-        f"test accuracy {info['test_accuracy']:.4f} "
-        f"after {info['train_seconds']} s of training"
-    )
-    return record
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
 """Patchify vs convolutional stem at small scale:
-``python -m vitbook.conv_stem --help``.
+``python -m vitbook.experiments.conv_stem --help``.
 
 "Early Convolutions Help Transformers See Better" (Xiao et al., NeurIPS 2021) replaces
 ViT's patchify layer by a few stride-2 3x3 convolutions and removes one transformer
@@ -22,18 +22,17 @@ import time
 
 import torch
 
-from . import checks
-from .embedding import ConvStem
-from .model import ViT, count_flops, count_parameters
-from .train import (
+from .. import checks
+from ..embedding import ConvStem
+from ..model import ViT, count_flops, count_parameters
+from ..recipes import (
     REFERENCE_MODEL,
-    add_seeds_flag,
-    add_train_limit_flag,
     describe_recipe,
     short_run_steps,
     train_short_run,
 )
-from .training import Progress
+from ..training import Progress
+from .flags import add_seeds_flag, add_train_limit_flag
 
 __all__ = [
     "LEARNING_RATES",
@@ -116,7 +115,7 @@ def attention_distances(model: ViT, images: torch.Tensor) -> dict:
     in pixels (``"pixels"``, ``[layer][head]``), and each query's distance divided by
     the distance it would have under uniform attention over all patches, then averaged
     (``"relative"``: 1 is no preference for near or far, below 1 is local)."""
-    from .model import mean_attention_distance
+    from ..model import mean_attention_distance
 
     grid, p = model.grid_size, model.patch_size
     uniform = torch.full((1, 1, model.num_patches, model.num_patches), 1.0)
@@ -132,7 +131,7 @@ def attention_distances(model: ViT, images: torch.Tensor) -> dict:
 
 
 def _probe_images() -> torch.Tensor:
-    from .data import load_fashion_mnist
+    from ..data import load_fashion_mnist
 
     images, _ = load_fashion_mnist("test")
     return images[:PROBE_IMAGES, None].float() / 255.0  # (B, 1, 28, 28) in [0, 1]
@@ -216,7 +215,7 @@ def run(
             "test accuracy on all 10,000 Fashion-MNIST test images "
             "after a short, equal budget"
         ),
-        "script": "python -m vitbook.conv_stem",
+        "script": "python -m vitbook.experiments.conv_stem",
         "model": {**REFERENCE_MODEL},
         "stems": {
             "patchify": "PatchEmbedding (one linear map per 4x4 patch), depth 4",
@@ -249,7 +248,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.conv_stem",
+        prog="python -m vitbook.experiments.conv_stem",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(

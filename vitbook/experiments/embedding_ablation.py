@@ -1,4 +1,5 @@
-"""Chapter 6's experiment: ``python -m vitbook.embedding_ablation --help``.
+"""The experiment of book/06_redundancy.ipynb:
+``python -m vitbook.experiments.embedding_ablation --help``.
 
 The same one-block ViT with and without its patch embedding, on the which-photo task
 (16x16 crops of the four photos at 112x112, from the two colours of a chessboard of
@@ -6,7 +7,7 @@ The same one-block ViT with and without its patch embedding, on the which-photo 
 raw 48-value patches are the tokens); C, embedding to D = 48; B′ and C′, B and C
 without the LayerNorm before attention. Seeds 0, 1, 2, 150 steps each. The test
 accuracies and parameter counts are written with the configuration to
-``vitbook/results/embedding_ablation.json``, which chapter 6 reads through
+``vitbook/results/embedding_ablation.json``, which 06_redundancy.ipynb reads through
 ``vitbook.load_results("embedding_ablation")``; the chapter re-runs seed 0 of every
 model and checks that it reproduces this record. About 20 s on one CPU thread.
 """
@@ -19,18 +20,18 @@ import time
 import torch
 from torch import nn
 
-from . import checks
-from .embedding import RawPatches
-from .images import PHOTOS, load_photo, photo_crops, to_tensor
-from .model import ViT
-from .train import add_seeds_flag
-from .training import (
+from .. import checks
+from ..embedding import RawPatches
+from ..images import PHOTOS, load_photo, photo_crops, to_tensor
+from ..model import ViT
+from ..training import (
     Progress,
     TrainConfig,
     accuracy,
     machine_setup,
     train_classifier,
 )
+from .flags import add_seeds_flag
 
 __all__ = ["KINDS", "STEPS", "crops", "main", "make_model", "run"]
 
@@ -112,7 +113,7 @@ def run(kinds=KINDS, seeds=(0, 1, 2), steps: int = STEPS, log=print) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.embedding_ablation",
+        prog="python -m vitbook.experiments.embedding_ablation",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(

@@ -1,4 +1,5 @@
-"""The paper's Table 8 at small scale: ``python -m vitbook.position_ablation --help``.
+"""The paper's Table 8 at small scale:
+``python -m vitbook.experiments.position_ablation --help``.
 
 The reference tiny ViT is trained on Fashion-MNIST with each kind of position embedding
 (none, learned 1-D, learned 1-D started from the 2-D sine-cosine values, fixed 1-D
@@ -17,15 +18,15 @@ import time
 
 import torch
 
-from . import checks
-from .train import (
+from .. import checks
+from ..recipes import (
     REFERENCE_MODEL,
-    add_budget_flags,
     describe_recipe,
     short_run_steps,
     train_short_run,
 )
-from .training import Progress
+from ..training import Progress
+from .flags import add_budget_flags
 
 __all__ = ["BUDGETS", "KINDS", "PAPER_TABLE_8", "main", "run"]
 
@@ -112,7 +113,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.position_ablation",
+        prog="python -m vitbook.experiments.position_ablation",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     add_budget_flags(parser, BUDGETS, lr=2e-3)

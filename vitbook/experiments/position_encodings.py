@@ -1,12 +1,13 @@
 """The paper's Table 8 at small scale, extended to the position encodings vision models
-use now: ``python -m vitbook.position_encodings --help``.
+use now: ``python -m vitbook.experiments.position_encodings --help``.
 
 The reference tiny ViT at half its width (``MODEL``) is trained on Fashion-MNIST with
 each encoding (none, learned
 1-D, the paper's factorised 2-D table, fixed 2-D sine-cosine, the paper's relative
 attention, Swin's relative position bias, axial 2-D RoPE, a convolutional position
 encoding) and, as one more row, the learned table with registers; at two budgets, with
-the same seeds for each, the recipe of ``vitbook.position_ablation``. Each trained model
+the same seeds for each, the recipe of ``vitbook.experiments.position_ablation``.
+Each trained model
 is then measured without fine-tuning at two new resolutions (the garments on a larger
 black canvas; the images upscaled), each encoding carried to the new grid as
 ``vitbook.resolution.TRANSFER_RULES`` says; the learned-table models also at three new
@@ -27,26 +28,26 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from . import checks
-from .data import load_fashion_mnist
-from .patches import patchify
-from .position_ablation import PAPER_TABLE_8
-from .resolution import (
+from .. import checks
+from ..data import load_fashion_mnist
+from ..patches import patchify
+from ..recipes import (
+    REFERENCE_MODEL,
+    SHORT_RUN_RECIPE,
+    describe_recipe,
+    short_run_steps,
+    train_short_run,
+)
+from ..resolution import (
     TRANSFER_RULES,
     at_resolution,
     place_on_canvas,
     resize_images,
     with_patch_size,
 )
-from .train import (
-    REFERENCE_MODEL,
-    SHORT_RUN_RECIPE,
-    add_budget_flags,
-    describe_recipe,
-    short_run_steps,
-    train_short_run,
-)
-from .training import Progress, accuracy
+from ..training import Progress, accuracy
+from .flags import add_budget_flags
+from .position_ablation import PAPER_TABLE_8
 
 __all__ = [
     "BUDGETS",
@@ -83,7 +84,7 @@ VARIANTS = {
 #: larger; our choice for the tiny model).
 REGISTERS = VARIANTS["learned+registers"]["registers"]
 
-#: The two training budgets, in epochs (those of ``vitbook.position_ablation``).
+#: The two training budgets, in epochs (those of ``position_ablation``).
 BUDGETS = (0.25, 0.75)
 
 #: The new resolutions, without fine-tuning: the 28x28 garment centred on a 44x44
@@ -101,8 +102,8 @@ PATCH_SIZES = (2, 6, 8)
 
 def _class_token_reads(model, images: torch.Tensor) -> dict:
     # the class token's attention in the last block, averaged over heads and images,
-    # split between the patches that show clothing (mean > 0.1, as in chapter 11),
-    # the background patches, the registers and itself
+    # split between the patches that show clothing (mean > 0.1, as in
+    # 11_looking_inside.ipynb), the background patches, the registers and itself
     weights = model.attention_maps(images)[-1][:, :, 0].mean(dim=1)  # (B, T)
     p = model.num_prefix_tokens
     on_object = patchify(images, model.patch_size).mean(dim=-1) > 0.1  # (B, N)
@@ -314,7 +315,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.position_encodings",
+        prog="python -m vitbook.experiments.position_encodings",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     add_budget_flags(parser, BUDGETS, lr=2e-3)

@@ -1,11 +1,12 @@
-"""Chapter 8's toy ablation: ``python -m vitbook.toy_ablation --help``.
+"""The toy ablation of book/08_position_embeddings.ipynb:
+``python -m vitbook.experiments.toy_ablation --help``.
 
 A one-block ViT is trained on the arrangement task (``vitbook.arrangement_images``:
 four classes that only the patches' places tell apart) with each kind of position
 table, seeds 0, 1, 2, at two budgets (200 and 600 steps; without a table only at the
 first, since it is at chance at any budget). The test accuracies, and the learned
 tables of the first budget, are written with the configuration to
-``vitbook/results/toy_ablation.json``, which chapter 8 reads through
+``vitbook/results/toy_ablation.json``, which 08_position_embeddings.ipynb reads through
 ``vitbook.load_results("toy_ablation")``. The chapter re-runs seed 0 of every kind at
 the first budget and checks that it reproduces this record. About a minute on one
 CPU thread.
@@ -19,17 +20,17 @@ import time
 
 import torch
 
-from . import checks
-from .data import arrangement_images
-from .model import ViT
-from .train import add_seeds_flag
-from .training import (
+from .. import checks
+from ..data import arrangement_images
+from ..model import ViT
+from ..training import (
     Progress,
     TrainConfig,
     accuracy,
     machine_setup,
     train_classifier,
 )
+from .flags import add_seeds_flag
 
 __all__ = ["BUDGETS", "DATA", "KINDS", "MODEL", "SCHEDULE", "main", "run"]
 
@@ -138,7 +139,7 @@ def run(kinds=KINDS, seeds=(0, 1, 2), budgets=BUDGETS, log=print) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
-        prog="python -m vitbook.toy_ablation",
+        prog="python -m vitbook.experiments.toy_ablation",
         description=__doc__.split("\n\n")[0].replace("\n", " "),
     )
     parser.add_argument(
