@@ -70,6 +70,7 @@ def test_right_references_pass(text):
         ("[the next chapter](07_why_position.ipynb) asks", "is chapter 7"),
         ("the [previous chapter](03_flattening.ipynb) built it", "is chapter 3"),
         ("the blocks of [chapter 9](09_whole_vit.ipynb)", "refers forward"),
+        ("Next: [the training](10_training.ipynb)", "is chapter 10"),
         ("see [chapter 9](09_old_name.ipynb)", "not in _toc.yml"),
         (
             "| 9 | [The linear projection](book/04_linear_projection.ipynb) | x |",

@@ -8,7 +8,8 @@ starts with that number (``10_training.ipynb`` is chapter 10). Checked here:
   named anywhere in the book, the package, the tools, the tests or the docs exists;
 * every Markdown link to a chapter whose text holds a number ("[chapter 8](...)",
   "[8](...)"): the number is the linked file's position;
-* "the next chapter", "the previous chapter" and "the first chapter", as link texts;
+* "the next chapter", "the previous chapter" and "the first chapter", as link texts,
+  and a link right after "Next:";
 * the rows of a table that pair a bare number with a link to a chapter (the README's
   list of chapters), and the cells of a table column headed "chapter", which must hold
   number links only;
@@ -164,6 +165,13 @@ def check_markdown(
                 positions[target] == here + RELATIVE[relative],
                 where,
                 f"[{label}]({target}) on chapter {here}: {target} is chapter "
+                f"{positions[target]}",
+            )
+        if re.search(r"\bNext:\s*$", text[max(0, match.start() - 12) : match.start()]):
+            report.check(
+                positions[target] == here + 1,
+                where,
+                f"'Next: [{label}]({target})' on chapter {here}: {target} is chapter "
                 f"{positions[target]}",
             )
         if label.lower() == "the first chapter":
