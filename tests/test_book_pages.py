@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, config, load_notebook, toc_entries, toc_notebooks
-from tools.colab_check import requirement_pins
+from tools.colab.environment import requirement_pins
 
 NOTEBOOKS = toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

@@ -14,10 +14,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from tools.colab_check import (
-    COLAB_PACKAGES,
+from tools.colab.environment import COLAB_PACKAGES, colab_requirements
+from tools.colab.wheel import (
     build_wheel,
-    colab_requirements,
     copy_source,
     expected_data,
     wheel_data_problems,

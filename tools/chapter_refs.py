@@ -43,7 +43,7 @@ FORWARD_WORDS = re.compile(r"\b(later|next)\b", re.IGNORECASE)
 
 #: files outside the notebooks whose text may name chapters
 OTHER_TEXTS = ("README.md", "CONTRIBUTING.md", "book/references.md")
-OTHER_GLOBS = ("docs/*.md", "vitbook/**/*.py", "tools/*.py", "tests/*.py", ".ci/*")
+OTHER_GLOBS = ("docs/*.md", "vitbook/**/*.py", "tools/**/*.py", "tests/*.py", ".ci/*")
 #: files that hold examples of bad references on purpose
 EXAMPLES = ("tools/chapter_refs.py", "tests/test_chapter_references.py")
 
