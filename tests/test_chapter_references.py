@@ -71,6 +71,10 @@ def test_right_references_pass(text):
         ("the [previous chapter](03_flattening.ipynb) built it", "is chapter 3"),
         ("the blocks of [chapter 9](09_whole_vit.ipynb)", "refers forward"),
         ("Next: [the training](10_training.ipynb)", "is chapter 10"),
+        (
+            "the next one trains it, [chapter 9](09_whole_vit.ipynb) too",
+            "refers forward",
+        ),
         ("see [chapter 9](09_old_name.ipynb)", "not in _toc.yml"),
         (
             "| 9 | [The linear projection](book/04_linear_projection.ipynb) | x |",

@@ -15,7 +15,7 @@ starts with that number (``10_training.ipynb`` is chapter 10). Checked here:
   number links only;
 * no "chapter N" without its link (in code, a docstring or a comment, name the file);
 * in a numbered chapter, a link forward to a later chapter says so: "the next chapter"
-  or "later"/"next" just before it.
+  or "later" (or "Next:") just before it.
 
 ``python -m tools.chapter_refs`` prints how many references were checked and every
 problem; ``tests/test_chapter_references.py`` runs the same checks.
@@ -39,7 +39,7 @@ CHAPTER_NUMBER = re.compile(r"\bchapters?\s+(\d+)", re.IGNORECASE)
 #: link texts that name a chapter relative to the page they are on
 RELATIVE = {"next chapter": 1, "previous chapter": -1}
 #: words that announce a forward reference just before its link
-FORWARD_WORDS = re.compile(r"\b(later|next)\b", re.IGNORECASE)
+FORWARD_WORDS = re.compile(r"\blater\b|\bNext:", re.IGNORECASE)
 
 #: files outside the notebooks whose text may name chapters
 OTHER_TEXTS = ("README.md", "CONTRIBUTING.md", "book/references.md")
@@ -177,7 +177,7 @@ def check_markdown(
         if label.lower() == "the first chapter":
             report.check(positions[target] == 1, where, f"[{label}]({target})")
         if here > 0 and positions[target] > here:
-            before = text[max(0, match.start() - 120) : match.start()]
+            before = text[max(0, match.start() - 60) : match.start()]
             before = before.split("\n\n")[-1]
             report.check(
                 relative == "next chapter" or FORWARD_WORDS.search(before),
