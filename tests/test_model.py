@@ -324,7 +324,7 @@ def test_parameter_table_rejects_what_is_not_a_module():
 
 
 # --- attention maps and the mean attention distance -----------------------------------
-# (the training chapter's Figure 7, right)
+# (Figure 7, right, in book/11_looking_inside.ipynb)
 
 
 def test_attention_maps_are_what_each_block_computes():
