@@ -16,8 +16,7 @@ __all__ = ["REFERENCE_CNN", "SmallCNN"]
 #: The CNN of the committed results: six 3x3 convolutions (28x28 -> 14x14 -> 7x7), then
 #: global average pooling and a linear head. Its widths were chosen so that its
 #: parameters and FLOPs are within a few per cent of the tiny ViT's (the script
-#: ``vitbook.experiments.cnn_baseline`` records
-#: both, and a test checks it).
+#: ``vitbook.experiments.cnn_baseline`` records both, and a test checks it).
 REFERENCE_CNN = {
     "channels": 1,
     "num_classes": 10,
